@@ -1,0 +1,128 @@
+// Suite "pool": how fast the crypto pool seals chunks, per BLAKE3 backend, thread count and chunk size,
+// next to the single-thread limits of a seal's parts (raw AES-256-GCM, raw BLAKE3) measured on the main
+// thread in the same run. bench/README.md explains every figure.
+import { createCipheriv, randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { BLAKE3_BACKENDS, type Blake3Backend, loadBlake3 } from "../src/crypto/blake3.ts";
+import type { ChunkKeys } from "../src/crypto/chunk-format.ts";
+import { deriveKeys } from "../src/crypto/keys.ts";
+import { CryptoPool } from "../src/workers/crypto-pool.ts";
+import type { BenchRecord, BenchSuite } from "./index.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const CHUNK_SIZES = [256 * KiB, MiB, 4 * MiB];
+// Data per case: enough for a steady rate, little enough that the suite ends in a minute or two.
+// noble is over ten times slower than wasm, so it gets an eighth of the data.
+const BYTES_PER_CASE: Record<Blake3Backend, number> = { wasm: 256 * MiB, noble: 32 * MiB };
+const AES_BYTES_PER_CASE = 256 * MiB;
+// Tasks queued per thread: one running, one waiting, so no thread idles between tasks.
+const IN_FLIGHT_PER_THREAD = 2;
+
+type PoolCase = "seal" | "raw-aes-gcm" | "raw-blake3";
+
+export const poolSuite: BenchSuite = {
+  columns: [
+    { field: "case", title: "case" },
+    { field: "backend", title: "backend" },
+    { field: "threads", title: "threads" },
+    { field: "chunkBytes", title: "chunk", format: (bytes) => `${Number(bytes) / KiB} KiB` },
+    { field: "MBps", title: "MB/s", format: (rate) => Number(rate).toFixed(1) },
+  ],
+  run: runPoolSuite,
+};
+
+async function runPoolSuite(report: (record: BenchRecord) => void): Promise<void> {
+  const keys = deriveKeys(randomBytes(32));
+  for (const chunkBytes of CHUNK_SIZES) {
+    report(poolRecord("raw-aes-gcm", null, 1, chunkBytes, rawAesGcmRate(keys.enc, chunkBytes)));
+    for (const backend of BLAKE3_BACKENDS) {
+      report(poolRecord("raw-blake3", backend, 1, chunkBytes, await rawBlake3Rate(backend, chunkBytes)));
+    }
+  }
+  for (const backend of BLAKE3_BACKENDS) {
+    for (let threads = 1; threads <= availableParallelism(); threads++) {
+      const pool = new CryptoPool({ threads, backend });
+      try {
+        await warmUp(pool, keys);
+        for (const chunkBytes of CHUNK_SIZES) {
+          const rate = await sealRate(pool, keys, chunkBytes, BYTES_PER_CASE[backend]);
+          report(poolRecord("seal", backend, threads, chunkBytes, rate));
+        }
+      } finally {
+        await pool.destroy();
+      }
+    }
+  }
+}
+
+function poolRecord(
+  benchCase: PoolCase,
+  backend: Blake3Backend | null,
+  threads: number,
+  chunkBytes: number,
+  MBps: number,
+): BenchRecord {
+  return { suite: "pool", case: benchCase, backend, threads, chunkBytes, MBps: Math.round(MBps * 10) / 10 };
+}
+
+/** Plaintext MB (10^6 bytes) sealed per second, with every thread kept busy. */
+async function sealRate(
+  pool: CryptoPool,
+  keys: ChunkKeys,
+  chunkBytes: number,
+  totalBytes: number,
+): Promise<number> {
+  const chunks = Math.ceil(totalBytes / chunkBytes);
+  const template = randomBytes(chunkBytes);
+  let submitted = 0;
+  // Each chunk needs a fresh buffer, as seal moves it to a worker; filling it is part of the cost,
+  // as reading a file into it would be.
+  const lane = async () => {
+    while (submitted < chunks) {
+      const plaintext = Buffer.allocUnsafeSlow(chunkBytes);
+      template.copy(plaintext);
+      plaintext.writeUInt32LE(submitted++, 0);
+      await pool.seal(keys, plaintext);
+    }
+  };
+  const start = performance.now();
+  await Promise.all(Array.from({ length: pool.threads * IN_FLIGHT_PER_THREAD }, lane));
+  return megabytesPerSecond(chunks * chunkBytes, performance.now() - start);
+}
+
+// Starts every thread and warms its hashing code before anything is timed.
+async function warmUp(pool: CryptoPool, keys: ChunkKeys): Promise<void> {
+  const tasks = Array.from({ length: pool.threads * IN_FLIGHT_PER_THREAD * 4 }, () =>
+    pool.seal(keys, randomBytes(256 * KiB)),
+  );
+  await Promise.all(tasks);
+}
+
+function rawAesGcmRate(key: Uint8Array, chunkBytes: number): number {
+  const chunk = randomBytes(chunkBytes);
+  const nonce = randomBytes(12);
+  return timedLoop(Math.ceil(AES_BYTES_PER_CASE / chunkBytes), chunkBytes, () => {
+    const cipher = createCipheriv("aes-256-gcm", key, nonce);
+    cipher.update(chunk);
+    cipher.final();
+    cipher.getAuthTag();
+  });
+}
+
+async function rawBlake3Rate(backend: Blake3Backend, chunkBytes: number): Promise<number> {
+  const hasher = await loadBlake3(backend);
+  const chunk = randomBytes(chunkBytes);
+  return timedLoop(Math.ceil(BYTES_PER_CASE[backend] / chunkBytes), chunkBytes, () => hasher.hash(chunk));
+}
+
+function timedLoop(iterations: number, bytesPerIteration: number, work: () => void): number {
+  for (let i = 0; i < Math.min(3, iterations); i++) work();
+  const start = performance.now();
+  for (let i = 0; i < iterations; i++) work();
+  return megabytesPerSecond(iterations * bytesPerIteration, performance.now() - start);
+}
+
+function megabytesPerSecond(bytes: number, milliseconds: number): number {
+  return bytes / 1e6 / (milliseconds / 1000);
+}

@@ -1,0 +1,29 @@
+// The `dmfs` command line: one file per command under src/cli/, wired here with commander.
+// Every failure ends in one sentence on stderr and a non-zero exit status; --debug adds the stack.
+import { Command } from "commander";
+import { initCommand } from "./init.ts";
+import { nodeCommand } from "./node.ts";
+import { exitStatusFor, reportError } from "./report-error.ts";
+import { statusCommand } from "./status.ts";
+import { upCommand } from "./up.ts";
+
+const program = new Command()
+  .name("dmfs")
+  .description("DMFS - a distributed mesh file system: encrypted chunks replicated across peer nodes")
+  .option("--debug", "print stack traces on errors")
+  .showHelpAfterError("(run with --help for usage)")
+  .addCommand(initCommand())
+  .addCommand(upCommand())
+  .addCommand(nodeCommand())
+  .addCommand(statusCommand());
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    reportError(err, { debug: Boolean(program.opts().debug) });
+    process.exitCode = exitStatusFor(err);
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,96 @@
+// `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
+import { Command, Option } from "commander";
+import { loadConfig } from "../config/config.ts";
+import { DmfsError } from "../errors.ts";
+import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
+import { startNode } from "../node/node-process.ts";
+import { DEFAULT_CONFIG } from "./cluster-access.ts";
+
+interface NodeCliOptions {
+  config?: string;
+  server?: string;
+  listen?: string;
+  root?: string;
+  join: string[];
+  cluster: string;
+  cert?: string;
+  chunkSize: string;
+  logLevel: LogLevel;
+}
+
+export function nodeCommand(): Command {
+  return new Command("node")
+    .description("run one storage node in the foreground")
+    .option("-c, --config <file>", `cluster config (default: ${DEFAULT_CONFIG} when --listen is not given)`)
+    .option("-s, --server <index>", "which server of the config to run (0-based)")
+    .option("--listen <host:port>", "listen address (instead of --config/--server)")
+    .option("--root <dir>", "the node's data directory (with --listen)")
+    .option("--join <host:port>", "a bootstrap peer (repeatable, with --listen)", collect, [])
+    .option("--cluster <dir>", "cluster directory (with --listen)", "cluster")
+    .option("--cert <name>", "node certificate to use, e.g. node-3 (default: node-<server index>, or node-0)")
+    .option("--chunk-size <bytes>", "chunk size (with --listen)", "1048576")
+    .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  dmfs node --config demo/config.yaml --server 1\n  dmfs node --listen 127.0.0.1:9000 --root ./data/n9 --join 127.0.0.1:8000 --cluster ./cluster --cert node-0",
+    )
+    .action(async (o: NodeCliOptions) => {
+      const logger = createLogger(o.logLevel);
+      const options = o.listen ? fromFlags(o) : fromConfig(o);
+      const node = await startNode({ ...options, logger });
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      logger.info("stopping");
+      // A node that cannot stop cleanly within a few seconds must still go away when asked.
+      setTimeout(() => process.exit(1), 5_000).unref();
+      await node.stop();
+      logger.info("stopped");
+      process.exit(0);
+    });
+}
+
+function fromConfig(o: NodeCliOptions) {
+  const config = loadConfig(o.config ?? DEFAULT_CONFIG);
+  const index = Number(o.server ?? Number.NaN);
+  const server = config.servers[index];
+  if (!Number.isInteger(index) || !server) {
+    throw new DmfsError(
+      "E_USAGE",
+      `--server must be an index from 0 to ${config.servers.length - 1} of the servers in ${config.file}`,
+    );
+  }
+  return {
+    listenAddr: server.listenAddr,
+    root: server.root,
+    bootstrap: server.nodes,
+    clusterDir: config.cluster.dir,
+    certName: o.cert ?? `node-${index}`,
+    chunkSize: config.cluster.chunkSize,
+    heartbeatMs: config.cluster.heartbeatMs,
+    failureTimeoutMs: config.cluster.failureTimeoutMs,
+  };
+}
+
+function fromFlags(o: NodeCliOptions) {
+  if (!o.root) throw new DmfsError("E_USAGE", "--listen needs --root, the node's data directory");
+  const chunkSize = Number(o.chunkSize);
+  if (!Number.isInteger(chunkSize) || chunkSize < 64 * 1024) {
+    throw new DmfsError("E_USAGE", "--chunk-size must be a whole number of bytes, at least 65536");
+  }
+  return {
+    listenAddr: o.listen as string,
+    root: o.root,
+    bootstrap: o.join,
+    clusterDir: o.cluster,
+    certName: o.cert ?? "node-0",
+    chunkSize,
+    heartbeatMs: 1_000,
+    failureTimeoutMs: 5_000,
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}

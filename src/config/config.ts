@@ -1,0 +1,260 @@
+// The YAML configuration: `cluster:` (certificates dir, replication, write quorum, chunk size, timers)
+// and `servers:` (listen address, root, bootstrap peers). Loading validates everything and resolves
+// relative paths against the config file, so the rest of the code sees only checked, absolute values.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import YAML from "yaml";
+import { z } from "zod";
+import { DmfsError } from "../errors.ts";
+
+export interface ClusterConfig {
+  /** Absolute path of the cluster directory (CA, certificates, data key). */
+  dir: string;
+  /** R: copies kept of every chunk. */
+  replication: number;
+  /** W: copies fsynced before an upload is acknowledged, 1 <= W <= R. */
+  writeQuorum: number;
+  /** Plaintext bytes per chunk. */
+  chunkSize: number;
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+}
+
+export interface ServerConfig {
+  /** "host:port", with the host always present (IPv6 hosts in brackets). */
+  listenAddr: string;
+  host: string;
+  port: number;
+  /** Absolute path of the node's root directory. */
+  root: string;
+  /** Bootstrap peers as "host:port"; ":port" in the file means this server's own host. */
+  nodes: string[];
+}
+
+export interface Config {
+  /** Absolute path of the file this config was loaded from. */
+  file: string;
+  cluster: ClusterConfig;
+  servers: ServerConfig[];
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const MIN_CHUNK_SIZE = 64 * KIB;
+const MAX_CHUNK_SIZE = 16 * MIB;
+const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, KIB: KIB, MIB: MIB };
+const ADDRESS = /^(?:\[(?<ipv6>[0-9A-Fa-f:.]+)\]|(?<host>[^\s:[\]]*)):(?<port>\d+)$/;
+
+interface Address {
+  host: string;
+  port: number;
+}
+
+/** Reads, validates and resolves a config file; every problem is an E_CONFIG naming file and field. */
+export function loadConfig(file: string): Config {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new DmfsError("E_CONFIG", `Cannot read config file ${path}: ${(err as Error).message}.`, {
+      subject: path,
+      cause: err,
+    });
+  }
+  const document = YAML.parseDocument(text);
+  const syntaxError = document.errors[0];
+  if (syntaxError) {
+    const position = syntaxError.linePos?.[0];
+    const where = position ? ` at line ${position.line}, column ${position.col}` : "";
+    const reason = (syntaxError.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
+    throw new DmfsError("E_CONFIG", `Invalid config ${path}: YAML syntax error${where}: ${reason}.`, {
+      subject: path,
+    });
+  }
+  const raw: unknown = document.toJS();
+  if (raw === null || raw === undefined) {
+    throw new DmfsError("E_CONFIG", `Invalid config ${path}: the file is empty; it needs a servers: list.`, {
+      subject: path,
+    });
+  }
+  const parsed = configSchema(dirname(path)).safeParse(raw, { error: describeIssue });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.flatMap(issueLines);
+    throw new DmfsError("E_CONFIG", `Invalid config ${path}: ${problems.join("; ")}.`, { subject: path });
+  }
+  return { file: path, ...parsed.data };
+}
+
+const positiveMilliseconds = z.int().min(1);
+
+const sizeSchema = z.unknown().transform((value, ctx): number => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue('must be a number of bytes or a size like "1MiB" or "256KiB"');
+    return z.NEVER;
+  }
+  if (bytes < MIN_CHUNK_SIZE || bytes > MAX_CHUNK_SIZE) {
+    ctx.addIssue(`must be between 64KiB and 16MiB (got ${bytes} bytes)`);
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+// Relative paths in the file resolve against `base`, the config file's directory.
+const clusterSchema = (base: string) =>
+  z
+    .strictObject({
+      dir: z
+        .string()
+        .min(1)
+        .default("./cluster")
+        .transform((dir) => resolve(base, dir)),
+      replication: z.int().min(1).default(3),
+      writeQuorum: z.int().min(1).optional(),
+      chunkSize: sizeSchema.default(MIB),
+      heartbeatMs: positiveMilliseconds.default(1000),
+      failureTimeoutMs: positiveMilliseconds.default(5000),
+    })
+    .transform((cluster, ctx) => {
+      // Unset, W is 2 - or R itself when R is 1, so the smallest cluster still works.
+      const writeQuorum = cluster.writeQuorum ?? Math.min(2, cluster.replication);
+      if (writeQuorum > cluster.replication) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["writeQuorum"],
+          message: `writeQuorum ${writeQuorum} exceeds replication ${cluster.replication}`,
+        });
+      }
+      if (cluster.failureTimeoutMs <= cluster.heartbeatMs) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["failureTimeoutMs"],
+          message: `failureTimeoutMs ${cluster.failureTimeoutMs} must exceed heartbeatMs ${cluster.heartbeatMs}`,
+        });
+      }
+      return { ...cluster, writeQuorum };
+    });
+
+const listenAddrSchema = z.string().transform((text, ctx): Address => {
+  const address = parseAddress(text, ctx);
+  if (address && address.host === "") {
+    ctx.addIssue(`must name its host, like "127.0.0.1${text}"`);
+    return z.NEVER;
+  }
+  return address ?? z.NEVER;
+});
+
+// The host may be left out (":8000"); the server it belongs to fills it in.
+const peerAddrSchema = z.string().transform((text, ctx): Address => parseAddress(text, ctx) ?? z.NEVER);
+
+const serverSchema = (base: string) =>
+  z
+    .strictObject({
+      listenAddr: listenAddrSchema,
+      root: z
+        .string()
+        .min(1)
+        .transform((root) => resolve(base, root)),
+      nodes: z.preprocess((nodes) => nodes ?? [], z.array(peerAddrSchema)),
+    })
+    .transform(
+      ({ listenAddr, root, nodes }): ServerConfig => ({
+        listenAddr: formatAddress(listenAddr),
+        host: listenAddr.host,
+        port: listenAddr.port,
+        root,
+        nodes: nodes.map((peer) => formatAddress({ host: peer.host || listenAddr.host, port: peer.port })),
+      }),
+    );
+
+const configSchema = (base: string) =>
+  z
+    .strictObject({
+      // A missing or empty `cluster:` section means every default.
+      cluster: z.preprocess((cluster) => cluster ?? {}, clusterSchema(base)),
+      servers: z.array(serverSchema(base)).min(1),
+    })
+    .superRefine(({ servers }, ctx) => {
+      for (const field of ["listenAddr", "root"] as const) {
+        const firstIndex = new Map<string, number>();
+        servers.forEach((server, index) => {
+          const earlier = firstIndex.get(server[field]);
+          if (earlier === undefined) {
+            firstIndex.set(server[field], index);
+            return;
+          }
+          ctx.addIssue({
+            code: "custom",
+            path: ["servers", index, field],
+            message: `duplicate ${field} ${server[field]} (also servers[${earlier}].${field})`,
+          });
+        });
+      }
+    });
+
+function parseAddress(text: string, ctx: z.RefinementCtx): Address | undefined {
+  const match = ADDRESS.exec(text.trim());
+  if (!match?.groups) {
+    ctx.addIssue(`must be host:port, like "127.0.0.1:8000" (got ${JSON.stringify(text)})`);
+    return undefined;
+  }
+  const port = Number(match.groups.port);
+  if (port < 1 || port > 65535) {
+    ctx.addIssue(`port out of range: ${match.groups.port} is not between 1 and 65535`);
+    return undefined;
+  }
+  return { host: match.groups.ipv6 ?? match.groups.host ?? "", port };
+}
+
+function formatAddress({ host, port }: Address): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function parseSize(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isSafeInteger(value) ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const match = /^(\d+)\s*([KkMm]i[Bb]|[Bb])?$/.exec(value.trim());
+  const unit = SIZE_UNITS[(match?.[2] ?? "").toUpperCase()];
+  return match?.[1] === undefined || unit === undefined ? undefined : Number(match[1]) * unit;
+}
+
+// zod's own messages are generic ("Invalid input"); these say what the field must be.
+function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "is required";
+      return `must be ${EXPECTED[issue.expected] ?? issue.expected}`;
+    case "too_small":
+      if (issue.origin === "array") return `must list at least ${issue.minimum} entry`;
+      if (issue.origin === "string") return "must not be empty";
+      return `must be at least ${issue.minimum}`;
+    default:
+      return undefined;
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  int: "a whole number",
+  number: "a number",
+  string: "a string",
+  array: "a list",
+  object: "a mapping (key: value)",
+};
+
+function issueLines(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => `${fieldPath([...issue.path, key])}: unknown field`);
+  }
+  const path = fieldPath(issue.path);
+  return [path === "" ? `the file ${issue.message}` : `${path}: ${issue.message}`];
+}
+
+/** ["servers", 1, "listenAddr"] -> "servers[1].listenAddr" */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) =>
+      typeof part === "number" ? `[${part}]` : `${index === 0 ? "" : "."}${String(part)}`,
+    )
+    .join("");
+}

@@ -1,0 +1,178 @@
+// A running node: the composition root that opens the node's disk state (id, database, chunk store),
+// starts the crypto pool, and runs the node actor with the real listener, peer links and request
+// handlers provided. `dmfs node` calls startNode; tests and `dmfs up` run it as a child process.
+import { mkdir } from "node:fs/promises";
+import { createActor, fromPromise } from "xstate";
+import { createInboundServer } from "../actors/inbound.ts";
+import { createListener, listenError } from "../actors/listener.ts";
+import { type Member, nodeMachine } from "../actors/node.ts";
+import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
+import { loadIdentity } from "../cluster/cluster-dir.ts";
+import type { ConnectionCounters } from "../protocol/connection.ts";
+import { maxFrameBytesFor } from "../protocol/frame.ts";
+import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { Catalog } from "../store/catalog.ts";
+import { ChunkStore } from "../store/chunk-store.ts";
+import { MemberTable } from "../store/members.ts";
+import { NodeDatabase } from "../store/node-database.ts";
+import { loadOrCreateNodeId } from "../store/node-identity.ts";
+import { CryptoPool } from "../workers/crypto-pool.ts";
+import { joinHostPort, splitHostPort } from "./address.ts";
+import { dialNode } from "./dial.ts";
+import type { Logger } from "./logger.ts";
+import { createRequestHandler } from "./request-handlers.ts";
+import { type Activity, StatusPublisher } from "./status-publisher.ts";
+
+export interface NodeOptions {
+  listenAddr: string;
+  root: string;
+  /** Bootstrap peers ("host:port"). */
+  bootstrap: string[];
+  clusterDir: string;
+  /** Which node certificate of the cluster directory to present ("node-0"). */
+  certName: string;
+  chunkSize: number;
+  heartbeatMs: number;
+  failureTimeoutMs: number;
+  logger: Logger;
+  /** Crypto worker threads; defaults to the available cores. */
+  threads?: number;
+}
+
+export interface RunningNode {
+  nodeId: string;
+  listenAddr: string;
+  stop(): Promise<void>;
+}
+
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const { logger } = opts;
+  const { host, port } = splitHostPort(opts.listenAddr);
+  const listenAddr = joinHostPort(host, port);
+  await mkdir(opts.root, { recursive: true });
+  const identity = await loadIdentity(opts.clusterDir, "node", opts.certName);
+  const nodeId = loadOrCreateNodeId(opts.root);
+  const db = NodeDatabase.open(opts.root);
+  const catalog = new Catalog(db);
+  const memberTable = new MemberTable(db);
+  const pool = new CryptoPool({ threads: opts.threads });
+  // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
+  // the pool themselves and hand the store verified bytes.
+  const store = await ChunkStore.open(opts.root, {
+    hash: async (bytes) => (await pool.hash(bytes.slice())).id,
+  });
+  const counters: ConnectionCounters = { bytesIn: 0, bytesOut: 0, framesRejected: {} };
+  const maxFrameBytes = maxFrameBytesFor(opts.chunkSize);
+  const hello: Hello = {
+    t: "hello",
+    protocol: PROTOCOL_VERSION,
+    clusterId: identity.clusterId,
+    role: "node",
+    nodeId,
+    listenAddr,
+  };
+  const timing: LinkTiming = {
+    heartbeatMs: opts.heartbeatMs,
+    suspectAfterMs: Math.min(opts.failureTimeoutMs, Math.max(opts.heartbeatMs * 2.5, 500)),
+    failureTimeoutMs: opts.failureTimeoutMs,
+    backoffBaseMs: 100,
+    backoffMaxMs: Math.min(2_000, opts.failureTimeoutMs),
+  };
+  const log = logger.child({ nodeId: nodeId.slice(0, 8) });
+  const startedAt = Date.now();
+  const activity: Activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
+
+  let listening!: () => void;
+  let listenFailed!: (err: Error) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    listening = resolve;
+    listenFailed = reject;
+  });
+
+  const status = new StatusPublisher({
+    self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt },
+    members: () => Object.values(actor.getSnapshot().context.members),
+    store,
+    catalog,
+    counters,
+    activity,
+    underReplicated: () => null,
+  });
+
+  const machine = nodeMachine.provide({
+    actors: {
+      listener: createListener({
+        identity,
+        host,
+        port,
+        hello,
+        maxFrameBytes,
+        counters,
+        onListening: () => listening(),
+        onError: (err) => listenFailed(listenError(listenAddr, err)),
+        log: (msg, fields) => log.warn(fields, msg),
+      }),
+      inbound: createInboundServer(createRequestHandler({ store, catalog, pool, status, counters })),
+      peerLink: peerLinkMachine.provide({
+        actors: {
+          connect: fromPromise(({ input }: { input: { addr: string } }) =>
+            dialNode(input.addr, { identity, hello, maxFrameBytes, counters }),
+          ),
+        },
+      }),
+    },
+    actions: {
+      rememberMember: (_, member: Member) => {
+        memberTable.upsert({
+          nodeId: member.nodeId,
+          addr: member.addr,
+          lastSeen: member.lastSeen ?? Date.now(),
+        });
+      },
+      gossip: ({ context, self }) => {
+        const members = [
+          { nodeId, addr: listenAddr },
+          ...Object.values(context.members).map((m) => ({ nodeId: m.nodeId, addr: m.addr })),
+        ];
+        for (const child of Object.values(self.getSnapshot().children)) {
+          if (child && typeof child.id === "string" && child.id.startsWith("link:")) {
+            child.send({ type: "link.send", message: { t: "peers", members } });
+          }
+        }
+      },
+      log: (_, p) => log[p.level](p.fields ?? {}, p.msg),
+    },
+  });
+
+  const known = [
+    ...opts.bootstrap.map((addr) => ({ addr })),
+    ...memberTable.all().map((m) => ({ addr: m.addr, nodeId: m.nodeId })),
+  ];
+  const actor = createActor(machine, {
+    input: { self: { nodeId, clusterId: identity.clusterId, listenAddr }, timing, known },
+  });
+  actor.subscribe({ error: (err) => log.error({ err }, "node actor failed") });
+  actor.start();
+
+  try {
+    await ready;
+  } catch (err) {
+    actor.stop();
+    await pool.destroy();
+    db.close();
+    throw err;
+  }
+  status.start();
+  log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
+
+  return {
+    nodeId,
+    listenAddr,
+    async stop() {
+      status.stop();
+      actor.stop();
+      await pool.destroy();
+      db.close();
+    },
+  };
+}

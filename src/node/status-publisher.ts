@@ -1,0 +1,80 @@
+// The node's status: members as the node actor sees them, store and catalog figures, traffic counters.
+// Answers one-off status requests and pushes an update every second to each subscribed connection.
+import type { Member } from "../actors/node.ts";
+import type { Connection, ConnectionCounters } from "../protocol/connection.ts";
+import type { NodeStatus } from "../protocol/messages.ts";
+import type { Catalog } from "../store/catalog.ts";
+import type { ChunkStore } from "../store/chunk-store.ts";
+
+export const STATUS_INTERVAL_MS = 1_000;
+
+export interface Activity {
+  uploads: number;
+  reads: number;
+  deletes: number;
+  chunksStored: number;
+  chunksServed: number;
+}
+
+export interface StatusSources {
+  self: { clusterId: string; nodeId: string; listenAddr: string; startedAt: number };
+  members: () => Member[];
+  store: ChunkStore;
+  catalog: Catalog;
+  counters: ConnectionCounters;
+  activity: Activity;
+  underReplicated: () => number | null;
+}
+
+export class StatusPublisher {
+  private readonly subscribers = new Set<Connection>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly sources: StatusSources) {}
+
+  async snapshot(): Promise<NodeStatus> {
+    const { self, counters } = this.sources;
+    const store = await this.sources.store.stats();
+    const members = this.sources
+      .members()
+      .map((m) => ({ nodeId: m.nodeId, addr: m.addr, state: m.state, rttMs: m.rttMs, lastSeen: m.lastSeen }))
+      .sort((a, b) => a.addr.localeCompare(b.addr));
+    return {
+      ...self,
+      members: [
+        { nodeId: self.nodeId, addr: self.listenAddr, state: "self", rttMs: 0, lastSeen: Date.now() },
+        ...members,
+      ],
+      store: { chunks: store.chunks, bytes: store.bytes, diskFree: store.diskFree },
+      counters: {
+        bytesIn: counters.bytesIn,
+        bytesOut: counters.bytesOut,
+        framesRejected: { ...counters.framesRejected },
+      },
+      catalog: this.sources.catalog.counts(),
+      activity: { ...this.sources.activity },
+      underReplicated: this.sources.underReplicated(),
+    };
+  }
+
+  subscribe(conn: Connection): void {
+    this.subscribers.add(conn);
+    conn.once("close", () => this.subscribers.delete(conn));
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.publish(), STATUS_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.subscribers.clear();
+  }
+
+  private async publish(): Promise<void> {
+    if (this.subscribers.size === 0) return;
+    const status = await this.snapshot();
+    for (const conn of this.subscribers) conn.send({ t: "status.update", status }).catch(() => undefined);
+  }
+}

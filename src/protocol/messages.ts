@@ -1,0 +1,326 @@
+// Every message on the wire, as a zod schema that is both the validator and the TypeScript type.
+// To add a message: write its schema, add it to `Message` below, and give it a line in roles.ts.
+// Schemas are strict (unknown fields are invalid) and bound every string, array and binary field; the
+// frame size bounds the rest, so senders of long lists must also split them to fit one frame.
+
+import { z } from "zod";
+import { DmfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
+
+/** The protocol version a node speaks; hello carries it and a mismatch closes the link. */
+export const PROTOCOL_VERSION = 1;
+
+export const MAX_MEMBERS = 1024;
+export const MAX_CHUNK_IDS_PER_REQUEST = 4096;
+export const MAX_CATALOG_ENTRIES_PER_MESSAGE = 1024;
+export const MAX_META_BYTES = 4096;
+export const DIGEST_BUCKETS = 256;
+export const DIGEST_BYTES = 32;
+export const MAX_ERROR_MESSAGE_CHARS = 1024;
+const MAX_CURSOR_CHARS = 512;
+const MAX_ADDR_CHARS = 261; // 253-char host name, brackets, colon, 5-digit port
+const MAX_COUNTER_KINDS = 64;
+const MAX_COUNTER_NAME_CHARS = 64;
+
+// ---- building blocks ----
+
+const hex = (chars: number) =>
+  z.string().regex(new RegExp(`^[0-9a-f]{${chars}}$`), `expected ${chars} lowercase hex characters`);
+
+export const ChunkId = hex(64);
+export const ManifestId = hex(64);
+export const PathId = hex(64);
+export const FileKey = hex(64);
+export const NodeId = hex(32);
+export const ClusterId = hex(32);
+
+/** `host:port`: a name or IPv4 address, or a bracketed IPv6 address, and a port from 1 to 65535. */
+export const HostPort = z
+  .string()
+  .max(MAX_ADDR_CHARS)
+  .regex(/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/, "expected host:port")
+  .refine((addr) => {
+    const port = Number(addr.slice(addr.lastIndexOf(":") + 1));
+    return port >= 1 && port <= 65535;
+  }, "port must be from 1 to 65535");
+
+const uint = () => z.number().int().nonnegative();
+/** Milliseconds or other readings that need not be whole; zod 4 numbers are always finite. */
+const nonNegative = () => z.number().nonnegative();
+const RequestId = z.number().int().min(1).max(0xffff_ffff);
+
+/** Binary as decoded from msgpack (a Buffer, which is a Uint8Array), at most `maxBytes` long. */
+const isBytes = (value: unknown): value is Uint8Array => value instanceof Uint8Array;
+const bytes = (maxBytes?: number) => {
+  const any = z.custom<Uint8Array>(isBytes, "expected binary");
+  return maxBytes === undefined
+    ? any
+    : any.refine((value) => value.length <= maxBytes, `expected at most ${maxBytes} bytes`);
+};
+const exactBytes = (length: number) =>
+  z
+    .custom<Uint8Array>(isBytes, "expected binary")
+    .refine((value) => value.length === length, `expected exactly ${length} bytes`);
+
+export const PeerRole = z.enum(["node", "client"]);
+export type PeerRole = z.infer<typeof PeerRole>;
+
+const errorCodes = Object.keys(ErrorCodes) as [ErrorCode, ...ErrorCode[]];
+
+export const Member = z.strictObject({ nodeId: NodeId, addr: HostPort });
+export type Member = z.infer<typeof Member>;
+
+export const Hlc = z.strictObject({ wall: uint(), logical: z.number().int().min(0).max(0xffff) });
+export type Hlc = z.infer<typeof Hlc>;
+
+export const CatalogEntry = z.strictObject({
+  pathId: PathId,
+  hlc: Hlc,
+  writer: NodeId,
+  deleted: z.boolean(),
+  fileKey: FileKey.nullable(),
+  manifestId: ManifestId.nullable(),
+  size: uint(),
+  meta: bytes(MAX_META_BYTES).nullable(),
+});
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
+
+export const MemberState = z.enum(["alive", "suspect", "down", "self"]);
+export type MemberState = z.infer<typeof MemberState>;
+
+export const NodeStatus = z.strictObject({
+  clusterId: ClusterId,
+  nodeId: NodeId,
+  listenAddr: HostPort,
+  startedAt: nonNegative(),
+  members: z
+    .array(
+      z.strictObject({
+        nodeId: NodeId,
+        addr: HostPort,
+        state: MemberState,
+        rttMs: nonNegative().nullable(),
+        lastSeen: nonNegative().nullable(),
+      }),
+    )
+    .max(MAX_MEMBERS),
+  store: z.strictObject({ chunks: uint(), bytes: uint(), diskFree: uint() }),
+  counters: z.strictObject({
+    bytesIn: uint(),
+    bytesOut: uint(),
+    framesRejected: z
+      .record(z.string().min(1).max(MAX_COUNTER_NAME_CHARS), uint())
+      .refine(
+        (kinds) => Object.keys(kinds).length <= MAX_COUNTER_KINDS,
+        `expected at most ${MAX_COUNTER_KINDS} keys`,
+      ),
+  }),
+  catalog: z.strictObject({ files: uint(), tombstones: uint() }),
+  /** File operations this node served as a gateway, and chunk traffic it stored or sent, since start. */
+  activity: z.strictObject({
+    uploads: uint(),
+    reads: uint(),
+    deletes: uint(),
+    chunksStored: uint(),
+    chunksServed: uint(),
+  }),
+  /** Chunks held here with fewer than R copies on their homes at the last repair scan; null before one. */
+  underReplicated: uint().nullable(),
+});
+export type NodeStatus = z.infer<typeof NodeStatus>;
+
+// ---- messages (role that may send each one: see roles.ts) ----
+
+/** `protocol` is any version so that a mismatch is reported as such, not as a malformed hello. */
+export const Hello = z
+  .strictObject({
+    t: z.literal("hello"),
+    protocol: z.number().int().min(1),
+    clusterId: ClusterId,
+    role: PeerRole,
+    nodeId: NodeId.optional(),
+    listenAddr: HostPort.optional(),
+  })
+  .refine(
+    (hello) => hello.role === "client" || (hello.nodeId !== undefined && hello.listenAddr !== undefined),
+    "a node's hello carries its nodeId and listenAddr",
+  );
+export type Hello = z.infer<typeof Hello>;
+
+export const ErrorMessage = z.strictObject({
+  t: z.literal("error"),
+  re: RequestId.optional(),
+  code: z.enum(errorCodes),
+  message: z.string().max(MAX_ERROR_MESSAGE_CHARS),
+});
+export type ErrorMessage = z.infer<typeof ErrorMessage>;
+
+export const Ok = z.strictObject({ t: z.literal("ok"), re: RequestId });
+export type Ok = z.infer<typeof Ok>;
+
+export const Ping = z.strictObject({ t: z.literal("ping"), id: RequestId, at: nonNegative() });
+export type Ping = z.infer<typeof Ping>;
+
+export const Pong = z.strictObject({ t: z.literal("pong"), re: RequestId, at: nonNegative() });
+export type Pong = z.infer<typeof Pong>;
+
+export const Peers = z.strictObject({ t: z.literal("peers"), members: z.array(Member).max(MAX_MEMBERS) });
+export type Peers = z.infer<typeof Peers>;
+
+export const ChunkPut = z.strictObject({
+  t: z.literal("chunk.put"),
+  id: RequestId,
+  chunkId: ChunkId,
+  data: bytes(),
+});
+export type ChunkPut = z.infer<typeof ChunkPut>;
+
+export const ChunkGet = z.strictObject({ t: z.literal("chunk.get"), id: RequestId, chunkId: ChunkId });
+export type ChunkGet = z.infer<typeof ChunkGet>;
+
+export const ChunkData = z.strictObject({ t: z.literal("chunk.data"), re: RequestId, data: bytes() });
+export type ChunkData = z.infer<typeof ChunkData>;
+
+export const ChunkHas = z.strictObject({
+  t: z.literal("chunk.has"),
+  id: RequestId,
+  chunkIds: z.array(ChunkId).max(MAX_CHUNK_IDS_PER_REQUEST),
+});
+export type ChunkHas = z.infer<typeof ChunkHas>;
+
+export const ChunkHave = z.strictObject({
+  t: z.literal("chunk.have"),
+  re: RequestId,
+  have: z.array(z.boolean()).max(MAX_CHUNK_IDS_PER_REQUEST),
+});
+export type ChunkHave = z.infer<typeof ChunkHave>;
+
+export const CatalogPush = z.strictObject({
+  t: z.literal("catalog.push"),
+  id: RequestId,
+  entries: z.array(CatalogEntry).max(MAX_CATALOG_ENTRIES_PER_MESSAGE),
+});
+export type CatalogPush = z.infer<typeof CatalogPush>;
+
+export const CatalogDigest = z.strictObject({ t: z.literal("catalog.digest"), id: RequestId });
+export type CatalogDigest = z.infer<typeof CatalogDigest>;
+
+export const CatalogDigestReply = z.strictObject({
+  t: z.literal("catalog.digest.reply"),
+  re: RequestId,
+  buckets: z.array(exactBytes(DIGEST_BYTES)).length(DIGEST_BUCKETS),
+});
+export type CatalogDigestReply = z.infer<typeof CatalogDigestReply>;
+
+export const CatalogPull = z.strictObject({
+  t: z.literal("catalog.pull"),
+  id: RequestId,
+  buckets: z
+    .array(
+      z
+        .number()
+        .int()
+        .min(0)
+        .max(DIGEST_BUCKETS - 1),
+    )
+    .min(1)
+    .max(DIGEST_BUCKETS),
+  cursor: z.string().min(1).max(MAX_CURSOR_CHARS).optional(),
+});
+export type CatalogPull = z.infer<typeof CatalogPull>;
+
+export const CatalogEntries = z.strictObject({
+  t: z.literal("catalog.entries"),
+  re: RequestId,
+  entries: z.array(CatalogEntry).max(MAX_CATALOG_ENTRIES_PER_MESSAGE),
+  cursor: z.string().min(1).max(MAX_CURSOR_CHARS).optional(),
+});
+export type CatalogEntries = z.infer<typeof CatalogEntries>;
+
+export const StatusRequest = z.strictObject({
+  t: z.literal("status"),
+  id: RequestId,
+  subscribe: z.boolean(),
+});
+export type StatusRequest = z.infer<typeof StatusRequest>;
+
+export const StatusReply = z.strictObject({
+  t: z.literal("status.reply"),
+  re: RequestId,
+  status: NodeStatus,
+});
+export type StatusReply = z.infer<typeof StatusReply>;
+
+export const StatusUpdate = z.strictObject({ t: z.literal("status.update"), status: NodeStatus });
+export type StatusUpdate = z.infer<typeof StatusUpdate>;
+
+// ---- the union ----
+
+export const Message = z.discriminatedUnion("t", [
+  Hello,
+  ErrorMessage,
+  Ok,
+  Ping,
+  Pong,
+  Peers,
+  ChunkPut,
+  ChunkGet,
+  ChunkData,
+  ChunkHas,
+  ChunkHave,
+  CatalogPush,
+  CatalogDigest,
+  CatalogDigestReply,
+  CatalogPull,
+  CatalogEntries,
+  StatusRequest,
+  StatusReply,
+  StatusUpdate,
+]);
+export type Message = z.infer<typeof Message>;
+export type MessageType = Message["t"];
+
+/** The message of type `T`, e.g. `MessageOf<"chunk.put">`. */
+export type MessageOf<T extends MessageType> = Extract<Message, { t: T }>;
+
+const schemaByType: ReadonlyMap<string, (typeof Message.options)[number]> = new Map(
+  Message.options.map((schema) => [schema.shape.t.value, schema]),
+);
+
+/** Every message type, in the order of the union. */
+export const MESSAGE_TYPES: readonly MessageType[] = Message.options.map((schema) => schema.shape.t.value);
+
+/**
+ * Validates a decoded message. Throws E_MESSAGE_INVALID naming the message type (the subject) and the
+ * first problem found.
+ */
+export function parseMessage(raw: unknown): Message {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
+    throw new DmfsError("E_MESSAGE_INVALID", "The message is not a map of fields.");
+  }
+  const type: unknown = (raw as { t?: unknown }).t;
+  if (typeof type !== "string") {
+    throw new DmfsError("E_MESSAGE_INVALID", "The message has no type: field t is missing or not a string.");
+  }
+  const schema = schemaByType.get(type);
+  if (schema === undefined) {
+    throw new DmfsError("E_MESSAGE_INVALID", `The message type ${quote(type)} is unknown.`, {
+      subject: type.slice(0, 64),
+    });
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? "" : ` at ${issue.path.join(".")}`;
+    throw new DmfsError(
+      "E_MESSAGE_INVALID",
+      `The ${type} message is invalid${where}: ${(issue?.message ?? "it does not match its schema").slice(0, 200)}.`,
+      { subject: type },
+    );
+  }
+  return result.data;
+}
+
+/** A peer-chosen string, shortened and quoted so it cannot forge log lines. */
+function quote(text: string): string {
+  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}...` : text);
+}

@@ -1,0 +1,37 @@
+// Which certificate role may send which message. A node rejects any message whose type is unknown or
+// not allowed for the role in the sender's certificate.
+
+import type { MessageType, PeerRole } from "./messages.ts";
+
+type Senders = "node" | "both";
+
+// One line per message type; the compiler insists every type has one.
+const sendersByType: Readonly<Record<MessageType, Senders>> = {
+  hello: "both",
+  error: "both",
+  ok: "both",
+  ping: "both",
+  pong: "both",
+  peers: "node",
+  "chunk.put": "node",
+  "chunk.get": "node",
+  "chunk.data": "node",
+  "chunk.has": "node",
+  "chunk.have": "node",
+  "catalog.push": "node",
+  "catalog.digest": "node",
+  "catalog.digest.reply": "node",
+  "catalog.pull": "node",
+  "catalog.entries": "node",
+  status: "both",
+  "status.reply": "node",
+  "status.update": "node",
+};
+
+/** Whether a peer whose certificate has `role` may send a message of type `t`. */
+export function allowedFrom(role: PeerRole, t: string): boolean {
+  // hasOwn: a peer-chosen `t` such as "constructor" must not find Object.prototype's members.
+  if (!Object.hasOwn(sendersByType, t)) return false;
+  const senders = sendersByType[t as MessageType];
+  return senders === "both" || senders === role;
+}

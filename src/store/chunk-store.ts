@@ -1,0 +1,348 @@
+// The node's content-addressed chunk store: immutable blobs at <root>/chunks/<id[0..2]>/<id[2..4]>/<id>,
+// where id is the lowercase hex BLAKE3 of the bytes. Writes go temp file -> fsync -> rename -> fsync dir,
+// so a crash leaves either no chunk or a whole one; file-system failures come back as DmfsError with the path.
+import { randomBytes } from "node:crypto";
+import { mkdir, open, opendir, readdir, rename, rm, stat, statfs } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { DmfsError } from "../errors.ts";
+import { errnoOf, storeError } from "./store-errors.ts";
+
+const CHUNK_ID = /^[0-9a-f]{64}$/;
+const SHARD_NAME = /^[0-9a-f]{2}$/;
+
+/**
+ * Hashes chunk bytes to lowercase hex BLAKE3. It must leave `bytes` usable afterwards (no transfer to a
+ * worker): callers that want zero-copy hashing use `getUnverified` or `put(..., { verified: true })`.
+ */
+export type ChunkHasher = (bytes: Uint8Array) => Promise<string>;
+
+export interface ChunkStoreStats {
+  chunks: number;
+  bytes: number;
+  /** Bytes available to this process on the store's file system. */
+  diskFree: number;
+}
+
+export function isChunkId(id: unknown): id is string {
+  return typeof id === "string" && CHUNK_ID.test(id);
+}
+
+function assertChunkId(id: string): void {
+  if (isChunkId(id)) return;
+  const shown = JSON.stringify(String(id).slice(0, 80));
+  throw new DmfsError("E_INVALID_ID", `invalid chunk id ${shown}: expected 64 lowercase hex characters`, {
+    subject: String(id),
+  });
+}
+
+export class ChunkStore {
+  readonly root: string;
+  readonly #chunksDir: string;
+  readonly #tmpDir: string;
+  readonly #quarantineDir: string;
+  readonly #hash: ChunkHasher;
+  #chunkCount = 0;
+  #byteCount = 0;
+  /** Tail of the queue of mutations per chunk id, so concurrent put/delete of one id never interleave. */
+  readonly #idQueues = new Map<string, Promise<void>>();
+  /** Shard directories being created, so a second put waits until the first has made them durable. */
+  readonly #creatingDirs = new Map<string, Promise<void>>();
+
+  private constructor(root: string, hash: ChunkHasher) {
+    this.root = root;
+    this.#chunksDir = join(root, "chunks");
+    this.#tmpDir = join(root, "tmp");
+    this.#quarantineDir = join(root, "quarantine");
+    this.#hash = hash;
+  }
+
+  /** Opens (creating if needed) the store at `root`, discards half-written temp files, counts chunks. */
+  static async open(root: string, opts: { hash: ChunkHasher }): Promise<ChunkStore> {
+    const store = new ChunkStore(resolve(root), opts.hash);
+    await createDirsDurably(store.#chunksDir);
+    await mkdir(store.#tmpDir, { recursive: true }).catch((err: unknown) => {
+      throw storeError(err, "create chunk store directory", store.#tmpDir);
+    });
+    await store.#removeTempLeftovers();
+    await store.#countChunks();
+    return store;
+  }
+
+  /** Where the chunk with this id lives (whether or not it is stored). */
+  pathOf(id: string): string {
+    assertChunkId(id);
+    return join(this.#chunksDir, id.slice(0, 2), id.slice(2, 4), id);
+  }
+
+  /**
+   * Stores `bytes` under `id`. Verifies BLAKE3(bytes) == id unless the caller already did (`verified`).
+   * An existing chunk is left as it is ("existed"); "stored" means the chunk is durably on disk.
+   */
+  async put(id: string, bytes: Uint8Array, opts: { verified?: boolean } = {}): Promise<"stored" | "existed"> {
+    const path = this.pathOf(id);
+    if (opts.verified !== true) {
+      const actual = await this.#hash(bytes);
+      if (actual !== id) {
+        throw new DmfsError(
+          "E_CHUNK_CORRUPT",
+          `chunk bytes do not match id ${id} (they hash to ${actual}); nothing was stored`,
+          { subject: id },
+        );
+      }
+    }
+    return this.#serialized(id, async () => {
+      if ((await this.#sizeOf(path)) !== undefined) return "existed";
+      await this.#writeDurably(id, path, bytes);
+      return "stored";
+    });
+  }
+
+  /** Reads the chunk and checks its bytes still hash to `id`; a mismatch is E_CHUNK_CORRUPT naming the file. */
+  async get(id: string): Promise<Uint8Array<ArrayBuffer>> {
+    const bytes = await this.getUnverified(id);
+    if ((await this.#hash(bytes)) !== id) {
+      const path = this.pathOf(id);
+      throw new DmfsError("E_CHUNK_CORRUPT", `chunk file ${path} is corrupt: its bytes do not match its id`, {
+        subject: path,
+      });
+    }
+    return bytes;
+  }
+
+  /**
+   * Reads the chunk without checking it, for callers that verify in the worker pool. The result owns its
+   * whole ArrayBuffer, so it can be transferred.
+   */
+  async getUnverified(id: string): Promise<Uint8Array<ArrayBuffer>> {
+    const path = this.pathOf(id);
+    const handle = await open(path, "r").catch((err: unknown) => {
+      if (errnoOf(err) === "ENOENT") throw notFound(id);
+      throw storeError(err, "open chunk file", path);
+    });
+    try {
+      const { size } = await handle.stat();
+      const bytes = new Uint8Array(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      // A file that shrank under us is returned as read; verification will reject it.
+      return filled === size ? bytes : bytes.slice(0, filled);
+    } catch (err) {
+      throw storeError(err, "read chunk file", path);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async has(id: string): Promise<boolean> {
+    return (await this.#sizeOf(this.pathOf(id))) !== undefined;
+  }
+
+  /** Removes the chunk; false when it was not stored. */
+  async delete(id: string): Promise<boolean> {
+    const path = this.pathOf(id);
+    return this.#serialized(id, async () => {
+      const size = await this.#sizeOf(path);
+      if (size === undefined) return false;
+      // No directory fsync: a delete lost in a crash only brings back an unreferenced chunk, which
+      // garbage collection deletes again.
+      try {
+        await rm(path);
+      } catch (err) {
+        if (errnoOf(err) === "ENOENT") return false;
+        throw storeError(err, "delete chunk file", path);
+      }
+      this.#forget(size);
+      return true;
+    });
+  }
+
+  /** Moves a corrupt copy out of the store into <root>/quarantine/ so it can be inspected later. */
+  async quarantine(id: string): Promise<void> {
+    const path = this.pathOf(id);
+    await this.#serialized(id, async () => {
+      const size = await this.#sizeOf(path);
+      if (size === undefined) throw notFound(id);
+      await mkdir(this.#quarantineDir, { recursive: true }).catch((err: unknown) => {
+        throw storeError(err, "create quarantine directory", this.#quarantineDir);
+      });
+      // Suffixed so a chunk quarantined twice keeps both copies; such names are never taken for chunks.
+      const target = join(this.#quarantineDir, `${id}.${Date.now()}.${randomBytes(4).toString("hex")}`);
+      await rename(path, target).catch((err: unknown) => {
+        if (errnoOf(err) === "ENOENT") throw notFound(id);
+        throw storeError(err, "quarantine chunk file", path);
+      });
+      this.#forget(size);
+    });
+  }
+
+  /** Every stored chunk id, read directory by directory so memory does not grow with the store. */
+  async *list(): AsyncIterable<string> {
+    for await (const { id } of this.#walk()) yield id;
+  }
+
+  async stats(): Promise<ChunkStoreStats> {
+    const fsStats = await statfs(this.root).catch((err: unknown) => {
+      throw storeError(err, "read free space of", this.root);
+    });
+    return { chunks: this.#chunkCount, bytes: this.#byteCount, diskFree: fsStats.bavail * fsStats.bsize };
+  }
+
+  async #writeDurably(id: string, path: string, bytes: Uint8Array): Promise<void> {
+    const tmpPath = join(this.#tmpDir, randomBytes(12).toString("hex"));
+    let step = { operation: "write chunk file", path: tmpPath };
+    try {
+      const handle = await open(tmpPath, "wx");
+      try {
+        await handle.writeFile(bytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const shard1 = join(this.#chunksDir, id.slice(0, 2));
+      step = { operation: "create chunk directory", path: shard1 };
+      await this.#ensureDir(shard1);
+      step = { operation: "create chunk directory", path: dirname(path) };
+      await this.#ensureDir(dirname(path));
+      step = { operation: "move chunk file into place at", path };
+      await rename(tmpPath, path);
+    } catch (err) {
+      // The original failure is what the caller needs; a temp file we cannot remove goes at the next open.
+      await rm(tmpPath, { force: true }).catch(() => {});
+      throw storeError(err, step.operation, step.path);
+    }
+    this.#chunkCount += 1;
+    this.#byteCount += bytes.byteLength;
+    await syncDir(dirname(path));
+  }
+
+  /** Creates `dir` if missing and fsyncs its parent, so the new entry survives a crash. */
+  #ensureDir(dir: string): Promise<void> {
+    let pending = this.#creatingDirs.get(dir);
+    if (pending === undefined) {
+      pending = createDirDurably(dir).finally(() => this.#creatingDirs.delete(dir));
+      this.#creatingDirs.set(dir, pending);
+    }
+    return pending;
+  }
+
+  #serialized<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#idQueues.get(id) ?? Promise.resolve();
+    const result = previous.then(task);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    this.#idQueues.set(id, tail);
+    void tail.then(() => {
+      if (this.#idQueues.get(id) === tail) this.#idQueues.delete(id);
+    });
+    return result;
+  }
+
+  /** The chunk file's size, or undefined when it is not there. */
+  async #sizeOf(path: string): Promise<number | undefined> {
+    try {
+      const info = await stat(path);
+      return info.isFile() ? info.size : undefined;
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return undefined;
+      throw storeError(err, "look up chunk file", path);
+    }
+  }
+
+  #forget(size: number): void {
+    this.#chunkCount -= 1;
+    this.#byteCount -= size;
+  }
+
+  /** Temp files are chunks whose put never finished: never trusted, always removed. */
+  async #removeTempLeftovers(): Promise<void> {
+    const names = await readdir(this.#tmpDir).catch((err: unknown) => {
+      throw storeError(err, "read temp directory", this.#tmpDir);
+    });
+    for (const name of names) {
+      const path = join(this.#tmpDir, name);
+      await rm(path, { recursive: true, force: true }).catch((err: unknown) => {
+        throw storeError(err, "remove leftover temp file", path);
+      });
+    }
+  }
+
+  async #countChunks(): Promise<void> {
+    for await (const { path } of this.#walk()) {
+      const size = await this.#sizeOf(path);
+      if (size === undefined) continue;
+      this.#chunkCount += 1;
+      this.#byteCount += size;
+    }
+  }
+
+  /** Files under chunks/ whose name is a chunk id in its own shard; anything else there is ignored. */
+  async *#walk(): AsyncGenerator<{ id: string; path: string }> {
+    for await (const first of await openDir(this.#chunksDir)) {
+      if (!first.isDirectory() || !SHARD_NAME.test(first.name)) continue;
+      const firstPath = join(this.#chunksDir, first.name);
+      for await (const second of await openDir(firstPath)) {
+        if (!second.isDirectory() || !SHARD_NAME.test(second.name)) continue;
+        const secondPath = join(firstPath, second.name);
+        const prefix = first.name + second.name;
+        for await (const entry of await openDir(secondPath)) {
+          if (entry.isFile() && isChunkId(entry.name) && entry.name.startsWith(prefix)) {
+            yield { id: entry.name, path: join(secondPath, entry.name) };
+          }
+        }
+      }
+    }
+  }
+}
+
+function notFound(id: string): DmfsError {
+  return new DmfsError("E_NOT_FOUND", `chunk ${id} is not in this store`, { subject: id });
+}
+
+function openDir(path: string) {
+  return opendir(path).catch((err: unknown) => {
+    throw storeError(err, "list chunk directory", path);
+  });
+}
+
+/** Creates `dir` and its missing ancestors, fsyncing every directory that gained an entry. */
+async function createDirsDurably(dir: string): Promise<void> {
+  const firstCreated = await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw storeError(err, "create chunk store directory", dir);
+  });
+  if (firstCreated === undefined) return;
+  const topParent = dirname(firstCreated);
+  for (let parent = dirname(dir); ; parent = dirname(parent)) {
+    await syncDir(parent);
+    // dirname() of the file-system root is itself, which also ends the walk.
+    if (parent === topParent || parent === dirname(parent)) return;
+  }
+}
+
+async function createDirDurably(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    if (errnoOf(err) === "EEXIST") return;
+    throw err;
+  }
+  await syncDir(dirname(dir));
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw storeError(err, "sync directory", dir);
+  }
+}

@@ -1,0 +1,84 @@
+// Worker threads for bulk crypto: every chunk is sealed, opened and hashed here (piscina pool running
+// crypto-worker), so the main thread stays free for sockets and disk. Buffers move between threads
+// by transfer, never by copy: a buffer handed to the pool is detached from the caller.
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
+import { Piscina } from "piscina";
+import type { Blake3Backend } from "../crypto/blake3.ts";
+import type { ChunkKeys, SealedChunk } from "../crypto/chunk-format.ts";
+import { type CryptoTask, type CryptoWorkerData, deserializeError, transferable } from "./crypto-task.ts";
+
+export type CryptoPoolOptions = {
+  /** Worker threads, started up front; defaults to os.availableParallelism(). */
+  threads?: number;
+  /** BLAKE3 backend for bulk hashing; defaults to "wasm". */
+  backend?: Blake3Backend;
+};
+
+export class CryptoPool {
+  readonly #pool: Piscina<CryptoTask, unknown>;
+  readonly #threads: number;
+
+  constructor(opts: CryptoPoolOptions = {}) {
+    this.#threads = opts.threads ?? availableParallelism();
+    const workerData: CryptoWorkerData = { backend: opts.backend ?? "wasm" };
+    this.#pool = new Piscina({
+      ...workerThreadSource(),
+      minThreads: this.#threads,
+      maxThreads: this.#threads,
+      workerData,
+    });
+  }
+
+  get threads(): number {
+    return this.#threads;
+  }
+
+  /**
+   * Encrypts one chunk. `plaintext` is transferred to the worker and is detached (empty) afterwards,
+   * unless it is a partial view of a larger buffer, which is copied once instead.
+   */
+  seal(keys: ChunkKeys, plaintext: Uint8Array): Promise<SealedChunk> {
+    const moved = transferable(plaintext);
+    return this.#run({ op: "seal", keys: { chunk: keys.chunk, enc: keys.enc }, plaintext: moved }, moved);
+  }
+
+  /** Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext). */
+  open(keys: ChunkKeys, stored: Uint8Array, chunkId: string): Promise<Uint8Array<ArrayBuffer>> {
+    const moved = transferable(stored);
+    return this.#run(
+      { op: "open", keys: { chunk: keys.chunk, enc: keys.enc }, stored: moved, chunkId },
+      moved,
+    );
+  }
+
+  /** Unkeyed BLAKE3 as a 64-char hex id; the bytes travel to the worker and come back in `bytes`. */
+  hash(bytes: Uint8Array): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
+    const moved = transferable(bytes);
+    return this.#run({ op: "hash", bytes: moved }, moved);
+  }
+
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+
+  async #run<Result>(task: CryptoTask, moved: Uint8Array<ArrayBuffer>): Promise<Result> {
+    try {
+      return (await this.#pool.run(task, { transferList: [moved.buffer] })) as Result;
+    } catch (err) {
+      throw deserializeError(err);
+    }
+  }
+}
+
+/**
+ * The worker entry sits beside this module with the same extension: crypto-worker.ts when running
+ * from source (vitest, tsx), crypto-worker.js in dist/. Node 20 cannot load TypeScript by itself, so
+ * threads started from source load tsx first, resolved from here so the working directory does not matter.
+ */
+function workerThreadSource(): { filename: string; execArgv?: string[] } {
+  const extension = extname(new URL(import.meta.url).pathname);
+  const filename = new URL(`./crypto-worker${extension}`, import.meta.url).href;
+  if (extension !== ".ts") return { filename };
+  return { filename, execArgv: ["--import", import.meta.resolve("tsx")] };
+}

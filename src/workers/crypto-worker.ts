@@ -1,0 +1,39 @@
+// Entry of the crypto pool's worker threads: seals, opens and hashes chunks so the main thread never
+// touches a whole chunk. Piscina imports this file once per thread and calls its default export.
+import { workerData } from "node:worker_threads";
+import { move, transferableSymbol, valueSymbol } from "piscina";
+import { loadBlake3 } from "../crypto/blake3.ts";
+import { chunkIdOf, openChunk, sealChunk } from "../crypto/chunk-format.ts";
+import { type CryptoTask, type CryptoWorkerData, serializeError, transferable } from "./crypto-task.ts";
+
+const { backend } = workerData as CryptoWorkerData;
+
+// No top-level await here: piscina first require()s the entry, and under tsx that path cannot load a
+// module with top-level await. loadBlake3 memoises, so awaiting it per task costs one microtask.
+export default async function runCryptoTask(task: CryptoTask): Promise<unknown> {
+  const hasher = await loadBlake3(backend);
+  try {
+    switch (task.op) {
+      case "seal": {
+        const { stored, chunkId, h } = sealChunk(hasher, task.keys, task.plaintext);
+        const movedStored = transferable(stored);
+        return moveBack({ stored: movedStored, chunkId, h }, movedStored.buffer);
+      }
+      case "open": {
+        const plaintext = transferable(openChunk(hasher, task.keys, task.stored, task.chunkId));
+        return moveBack(plaintext, plaintext.buffer);
+      }
+      case "hash": {
+        const bytes = transferable(task.bytes);
+        return moveBack({ id: chunkIdOf(hasher, bytes), bytes }, bytes.buffer);
+      }
+    }
+  } catch (err) {
+    throw serializeError(err);
+  }
+}
+
+// Piscina transfers only what a moved result names, so a result object names its big buffer.
+function moveBack(value: object, buffer: ArrayBuffer): unknown {
+  return move({ [transferableSymbol]: [buffer], [valueSymbol]: value });
+}

@@ -1,0 +1,148 @@
+import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBlake3 } from "../../src/crypto/blake3.ts";
+import { type ChunkKeys, chunkIdOf, sealChunk } from "../../src/crypto/chunk-format.ts";
+import { deriveKeys } from "../../src/crypto/keys.ts";
+import { DmfsError, type ErrorCode } from "../../src/errors.ts";
+import { CryptoPool } from "../../src/workers/crypto-pool.ts";
+
+const CHUNK_SIZE = 1024 * 1024;
+const keys: ChunkKeys = deriveKeys(new Uint8Array(32).fill(1));
+const otherKeys: ChunkKeys = deriveKeys(new Uint8Array(32).fill(2));
+
+let pool: CryptoPool;
+beforeAll(() => {
+  pool = new CryptoPool({ threads: 2 });
+});
+afterAll(async () => {
+  await pool.destroy();
+});
+
+async function rejection(promise: Promise<unknown>, code: ErrorCode): Promise<DmfsError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(DmfsError);
+  expect((err as DmfsError).code).toBe(code);
+  return err as DmfsError;
+}
+
+describe("the crypto pool", () => {
+  it.each([0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1])(
+    "seals a %i-byte chunk to the reference format and opens it back",
+    async (size) => {
+      const plaintext = randomBytes(size);
+      const reference = sealChunk(await loadBlake3("noble"), keys, plaintext);
+      const sealed = await pool.seal(keys, Buffer.from(plaintext));
+      expect(sealed.chunkId).toBe(reference.chunkId);
+      expect(bytesToHex(sealed.h)).toBe(bytesToHex(reference.h));
+      expect(Buffer.from(sealed.stored).equals(Buffer.from(reference.stored))).toBe(true);
+      const opened = await pool.open(keys, sealed.stored, sealed.chunkId);
+      expect(Buffer.from(opened).equals(plaintext)).toBe(true);
+    },
+  );
+
+  it("moves the caller's plaintext into the worker instead of copying it", async () => {
+    const plaintext = new Uint8Array(CHUNK_SIZE).fill(7);
+    const sealed = await pool.seal(keys, plaintext);
+    expect(plaintext.byteLength).toBe(0);
+    expect(plaintext.buffer.byteLength).toBe(0);
+    const opened = await pool.open(keys, sealed.stored, sealed.chunkId);
+    expect(sealed.stored.byteLength).toBe(0);
+    expect(opened).toHaveLength(CHUNK_SIZE);
+  });
+
+  it("copies a view of a larger buffer once, leaving the caller's buffer intact", async () => {
+    const frame = randomBytes(3 * 1024);
+    const original = Buffer.from(frame);
+    const body = frame.subarray(100, 2100);
+    const sealed = await pool.seal(keys, body);
+    expect(frame.byteLength).toBe(3 * 1024);
+    expect(frame.equals(original)).toBe(true);
+    const opened = await pool.open(keys, sealed.stored, sealed.chunkId);
+    expect(Buffer.from(opened).equals(original.subarray(100, 2100))).toBe(true);
+  });
+
+  it("gives identical stored bytes for the same plaintext and key, so chunks deduplicate", async () => {
+    const plaintext = randomBytes(100_000);
+    const [a, b] = await Promise.all([
+      pool.seal(keys, Buffer.from(plaintext)),
+      pool.seal(keys, Buffer.from(plaintext)),
+    ]);
+    expect(a.chunkId).toBe(b.chunkId);
+    expect(Buffer.from(a.stored).equals(Buffer.from(b.stored))).toBe(true);
+  });
+
+  it("reports a flipped byte anywhere in a stored chunk as corrupt, as a DmfsError", async () => {
+    const sealed = await pool.seal(keys, randomBytes(5000));
+    const stored = Buffer.from(sealed.stored);
+    for (const at of [0, 11, 12, 2500, stored.length - 17, stored.length - 1]) {
+      const tampered = Buffer.from(stored);
+      tampered[at] = (tampered[at] as number) ^ 0x01;
+      const err = await rejection(pool.open(keys, tampered, sealed.chunkId), "E_CHUNK_CORRUPT");
+      expect(err.message).toBe(`chunk ${sealed.chunkId} is corrupt: its bytes do not hash to its id`);
+      expect(err.subject).toBe(sealed.chunkId);
+    }
+  });
+
+  it("reports a tampered chunk whose id was recomputed as a wrong key", async () => {
+    const sealed = await pool.seal(keys, randomBytes(5000));
+    const tampered = Buffer.from(sealed.stored);
+    tampered[100] = (tampered[100] as number) ^ 0x01;
+    const id = chunkIdOf(await loadBlake3("wasm"), tampered);
+    const err = await rejection(pool.open(keys, tampered, id), "E_WRONG_KEY");
+    expect(err.message).toBe("wrong data key or corrupted data");
+  });
+
+  it("reports the wrong data key as a wrong key", async () => {
+    const sealed = await pool.seal(keys, randomBytes(CHUNK_SIZE));
+    await rejection(pool.open(otherKeys, sealed.stored, sealed.chunkId), "E_WRONG_KEY");
+  });
+
+  it("hashes bytes to their BLAKE3 id and hands the same bytes back", async () => {
+    const bytes = randomBytes(200_000);
+    const copy = Buffer.from(bytes);
+    const { id, bytes: back } = await pool.hash(bytes);
+    expect(bytes.byteLength).toBe(0);
+    expect(id).toBe(bytesToHex((await loadBlake3("noble")).hash(copy)));
+    expect(Buffer.from(back).equals(copy)).toBe(true);
+  });
+
+  it("keeps many chunks in flight at once across its threads", async () => {
+    const plaintexts = Array.from({ length: 24 }, () => randomBytes(64 * 1024));
+    const sealed = await Promise.all(plaintexts.map((p) => pool.seal(keys, Buffer.from(p))));
+    const opened = await Promise.all(sealed.map((s) => pool.open(keys, s.stored, s.chunkId)));
+    opened.forEach((p, i) => {
+      expect(Buffer.from(p).equals(plaintexts[i] as Buffer)).toBe(true);
+    });
+  });
+
+  it("reports its thread count, one per core by default", async () => {
+    expect(pool.threads).toBe(2);
+    const byDefault = new CryptoPool();
+    try {
+      expect(byDefault.threads).toBe(availableParallelism());
+    } finally {
+      await byDefault.destroy();
+    }
+  });
+
+  it("gives the same chunks with the noble backend", async () => {
+    const noblePool = new CryptoPool({ threads: 1, backend: "noble" });
+    try {
+      const plaintext = randomBytes(50_000);
+      const [viaNoble, viaWasm] = await Promise.all([
+        noblePool.seal(keys, Buffer.from(plaintext)),
+        pool.seal(keys, Buffer.from(plaintext)),
+      ]);
+      expect(viaNoble.chunkId).toBe(viaWasm.chunkId);
+      const opened = await noblePool.open(keys, viaNoble.stored, viaNoble.chunkId);
+      expect(Buffer.from(opened).equals(plaintext)).toBe(true);
+    } finally {
+      await noblePool.destroy();
+    }
+  });
+});
