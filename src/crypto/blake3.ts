@@ -1,7 +1,6 @@
 // BLAKE3 with two interchangeable backends: `noble` (@noble/hashes, pure JS, the reference) and `wasm`
 // (hash-wasm, about ten times faster, for bulk chunk hashing in the worker pool). Both give identical
-// digests; key derivation (keys.ts) and small main-thread hashes use noble.
-import { blake3 as nobleBlake3Fn } from "@noble/hashes/blake3.js";
+// digests. Key derivation (keys.ts) and the file key (file-key.ts) use noble directly.
 import { createBLAKE3 } from "hash-wasm";
 
 export type Blake3Backend = "wasm" | "noble";
@@ -18,23 +17,29 @@ export interface Blake3 {
   keyedHash(key: Uint8Array, bytes: Uint8Array): Uint8Array;
 }
 
-/** The reference backend; usable right away, so small hashes on the main thread need no `await`. */
-export const nobleBlake3: Blake3 = {
-  backend: "noble",
-  hash: (bytes) => nobleBlake3Fn(bytes),
-  keyedHash: (key, bytes) => nobleBlake3Fn(bytes, { key }),
-};
+const loaded = new Map<Blake3Backend, Promise<Blake3>>();
 
-/** Loads a backend; the wasm one compiles and instantiates its module once per thread. */
-export async function loadBlake3(backend: Blake3Backend): Promise<Blake3> {
-  return backend === "noble" ? nobleBlake3 : await loadWasmBlake3();
+/** Loads a backend once per thread (the wasm one compiles and instantiates its module then). */
+export function loadBlake3(backend: Blake3Backend): Promise<Blake3> {
+  let hasher = loaded.get(backend);
+  if (hasher === undefined) {
+    hasher = backend === "noble" ? createNobleBlake3() : createWasmBlake3();
+    loaded.set(backend, hasher);
+  }
+  return hasher;
 }
 
-let wasmHasher: Promise<Blake3> | undefined;
-
-function loadWasmBlake3(): Promise<Blake3> {
-  wasmHasher ??= createWasmBlake3();
-  return wasmHasher;
+async function createNobleBlake3(): Promise<Blake3> {
+  // Imported dynamically on purpose: worker threads started from TypeScript source can load our modules
+  // only through tsx's CommonJS transform (Node 20 applies no ESM loader hooks there), which would
+  // transform noble too, and noble transformed that way hashes about four times slower. A dynamic
+  // import of its .js file always loads it as native ESM.
+  const { blake3 } = await import("@noble/hashes/blake3.js");
+  return {
+    backend: "noble",
+    hash: (bytes) => blake3(bytes),
+    keyedHash: (key, bytes) => blake3(bytes, { key }),
+  };
 }
 
 async function createWasmBlake3(): Promise<Blake3> {
@@ -56,15 +61,15 @@ async function createWasmBlake3(): Promise<Blake3> {
       return keyed.init().update(bytes).digest("binary");
     },
   };
-  assertMatchesReference(hasher);
+  assertMatchesReference(hasher, await loadBlake3("noble"));
   return hasher;
 }
 
-function assertMatchesReference(hasher: Blake3): void {
+function assertMatchesReference(hasher: Blake3, reference: Blake3): void {
   const probe = new TextEncoder().encode("DMFS wasm BLAKE3 self-check");
   for (const fill of [1, 2]) {
     const key = new Uint8Array(BLAKE3_BYTES).fill(fill);
-    if (Buffer.compare(hasher.keyedHash(key, probe), nobleBlake3.keyedHash(key, probe)) !== 0) {
+    if (Buffer.compare(hasher.keyedHash(key, probe), reference.keyedHash(key, probe)) !== 0) {
       throw new Error(
         "hash-wasm's keyed BLAKE3 disagrees with @noble/hashes; this hash-wasm version is unusable",
       );

@@ -8,8 +8,10 @@ import { type CryptoTask, type CryptoWorkerData, serializeError, transferable } 
 
 const { backend } = workerData as CryptoWorkerData;
 
-// No top-level await here: piscina first require()s the entry, and under tsx that path cannot load a
-// module with top-level await. loadBlake3 memoises, so awaiting it per task costs one microtask.
+// No top-level await here: piscina first require()s the entry, and from TypeScript source that is the
+// only way in (on Node 20 no ESM loader hooks run in worker threads, so tsx works there through its
+// CommonJS transform), which cannot load a module with top-level await. loadBlake3 memoises, so
+// awaiting it per task costs one microtask.
 export default async function runCryptoTask(task: CryptoTask): Promise<unknown> {
   const hasher = await loadBlake3(backend);
   try {

@@ -11,7 +11,7 @@ type VectorFile = {
   cases: { input_len: number; hash: string; keyed_hash: string; derive_key: string }[];
 };
 const vectors = JSON.parse(
-  readFileSync("/work/shared/vectors/blake3_test_vectors.json", "utf8"),
+  readFileSync(new URL("../fixtures/blake3_test_vectors.json", import.meta.url), "utf8"),
 ) as VectorFile;
 const vectorKey = utf8ToBytes(vectors.key);
 
