@@ -43,14 +43,14 @@ export type NodeEvent =
   | { type: "inbound.opened"; conn: Connection; hello: Hello }
   | { type: "inbound.closed"; id: string };
 
-type LinkRef = ActorRefFrom<typeof peerLinkMachine>;
+export type LinkRef = ActorRefFrom<typeof peerLinkMachine>;
 
 interface NodeContext {
   self: SelfInfo;
   timing: LinkTiming;
   members: Record<string, Member>;
-  /** Outbound links by the address they dial. */
-  links: Record<string, LinkRef>;
+  /** Outbound links: the child actor id of the link dialling each address. */
+  links: Record<string, string>;
   /** Addresses that turned out to be this node. */
   selfAddrs: string[];
   inboundSeq: number;
@@ -77,6 +77,8 @@ export const nodeMachine = setup({
   actions: {
     // Provided: persist a member so a restarted node rejoins without its bootstrap list.
     rememberMember: (_, _member: Member) => {},
+    // Provided: start catalog anti-entropy and repair with a peer that just became alive.
+    peerArrived: (_, _member: Member) => {},
     // Provided: tell every alive link's peer about every member we know.
     gossip: () => {},
     log: (_, _params: { level: "info" | "warn"; msg: string; fields?: Record<string, unknown> }) => {},
@@ -103,10 +105,11 @@ export const nodeMachine = setup({
           if (links[m.addr]) continue;
           const existing = m.nodeId ? context.members[m.nodeId] : undefined;
           if (existing && links[existing.addr]) continue; // already linked under its own address
-          links[m.addr] = enqueue.spawnChild("peerLink", {
+          enqueue.spawnChild("peerLink", {
             id: linkId(m.addr),
             input: { addr: m.addr, selfNodeId: context.self.nodeId, timing: context.timing },
-          }) as unknown as LinkRef;
+          });
+          links[m.addr] = linkId(m.addr);
         }
         enqueue.assign({ links });
       }),
@@ -149,6 +152,7 @@ export const nodeMachine = setup({
           });
           if (state === "alive") {
             enqueue({ type: "rememberMember", params: member });
+            enqueue({ type: "peerArrived", params: member });
             enqueue("gossip");
           }
         }
@@ -167,7 +171,7 @@ export const nodeMachine = setup({
   },
 });
 
-function linkId(addr: string): string {
+export function linkId(addr: string): string {
   return `link:${addr}`;
 }
 

@@ -1,11 +1,18 @@
 // The `dmfs` command line: one file per command under src/cli/, wired here with commander.
 // Every failure ends in one sentence on stderr and a non-zero exit status; --debug adds the stack.
 import { Command } from "commander";
+import { deleteCommand } from "./delete.ts";
+import { demoCommand } from "./demo.ts";
 import { initCommand } from "./init.ts";
+import { lsCommand } from "./ls.ts";
+import { monitorCommand } from "./monitor.ts";
 import { nodeCommand } from "./node.ts";
+import { readCommand } from "./read.ts";
 import { exitStatusFor, reportError } from "./report-error.ts";
+import { statCommand } from "./stat.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
+import { uploadCommand } from "./upload.ts";
 
 const program = new Command()
   .name("dmfs")
@@ -15,7 +22,14 @@ const program = new Command()
   .addCommand(initCommand())
   .addCommand(upCommand())
   .addCommand(nodeCommand())
-  .addCommand(statusCommand());
+  .addCommand(statusCommand())
+  .addCommand(uploadCommand())
+  .addCommand(readCommand())
+  .addCommand(deleteCommand())
+  .addCommand(lsCommand())
+  .addCommand(statCommand())
+  .addCommand(monitorCommand())
+  .addCommand(demoCommand());
 
 async function main(argv: string[]): Promise<void> {
   try {

@@ -15,6 +15,8 @@ interface NodeCliOptions {
   cluster: string;
   cert?: string;
   chunkSize: string;
+  replication: string;
+  writeQuorum: string;
   logLevel: LogLevel;
 }
 
@@ -29,6 +31,8 @@ export function nodeCommand(): Command {
     .option("--cluster <dir>", "cluster directory (with --listen)", "cluster")
     .option("--cert <name>", "node certificate to use, e.g. node-3 (default: node-<server index>, or node-0)")
     .option("--chunk-size <bytes>", "chunk size (with --listen)", "1048576")
+    .option("--replication <R>", "copies of every chunk (with --listen)", "3")
+    .option("--write-quorum <W>", "copies on disk before a write is acknowledged (with --listen)", "2")
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -68,6 +72,8 @@ function fromConfig(o: NodeCliOptions) {
     clusterDir: config.cluster.dir,
     certName: o.cert ?? `node-${index}`,
     chunkSize: config.cluster.chunkSize,
+    replication: config.cluster.replication,
+    writeQuorum: config.cluster.writeQuorum,
     heartbeatMs: config.cluster.heartbeatMs,
     failureTimeoutMs: config.cluster.failureTimeoutMs,
   };
@@ -86,9 +92,18 @@ function fromFlags(o: NodeCliOptions) {
     clusterDir: o.cluster,
     certName: o.cert ?? "node-0",
     chunkSize,
+    replication: positiveInt(o.replication, "--replication"),
+    writeQuorum: positiveInt(o.writeQuorum, "--write-quorum"),
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
   };
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new DmfsError("E_USAGE", `${flag} must be a whole number of at least 1`);
+  return n;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -5,9 +5,10 @@ import { mkdir } from "node:fs/promises";
 import { createActor, fromPromise } from "xstate";
 import { createInboundServer } from "../actors/inbound.ts";
 import { createListener, listenError } from "../actors/listener.ts";
-import { type Member, nodeMachine } from "../actors/node.ts";
+import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.ts";
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadIdentity } from "../cluster/cluster-dir.ts";
+import { HybridClock } from "../cluster/hlc.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -18,8 +19,12 @@ import { NodeDatabase } from "../store/node-database.ts";
 import { loadOrCreateNodeId } from "../store/node-identity.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { joinHostPort, splitHostPort } from "./address.ts";
+import { AntiEntropy } from "./anti-entropy.ts";
 import { dialNode } from "./dial.ts";
+import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
+import type { MeshView } from "./mesh-view.ts";
+import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
 import { type Activity, StatusPublisher } from "./status-publisher.ts";
 
@@ -32,6 +37,8 @@ export interface NodeOptions {
   /** Which node certificate of the cluster directory to present ("node-0"). */
   certName: string;
   chunkSize: number;
+  replication: number;
+  writeQuorum: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
   logger: Logger;
@@ -96,8 +103,37 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     catalog,
     counters,
     activity,
-    underReplicated: () => null,
+    underReplicated: () => repair.underReplicated,
   });
+
+  const mesh: MeshView = {
+    selfId: nodeId,
+    members: () => Object.values(actor.getSnapshot().context.members),
+    connection: (peer) => {
+      const snapshot = actor.getSnapshot();
+      const member = snapshot.context.members[peer];
+      if (!member || member.state === "down") return undefined;
+      const link = snapshot.children[linkId(member.addr)] as LinkRef | undefined;
+      const conn = link?.getSnapshot().context.session?.conn;
+      return conn && !conn.isClosed ? conn : undefined;
+    },
+  };
+  const clock = new HybridClock(Date.now);
+  const latest = catalog.latestHlc();
+  if (latest) clock.observe(latest);
+  const gateway = new Gateway({
+    mesh,
+    replication: opts.replication,
+    writeQuorum: opts.writeQuorum,
+    store,
+    catalog,
+    pool,
+    clock,
+    activity,
+    log,
+  });
+  const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
+  const repair = new Repair(mesh, store, pool, opts.replication, log);
 
   const machine = nodeMachine.provide({
     actors: {
@@ -112,7 +148,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         onError: (err) => listenFailed(listenError(listenAddr, err)),
         log: (msg, fields) => log.warn(fields, msg),
       }),
-      inbound: createInboundServer(createRequestHandler({ store, catalog, pool, status, counters })),
+      inbound: createInboundServer(
+        createRequestHandler({ store, catalog, pool, status, gateway, clock, activity }),
+      ),
       peerLink: peerLinkMachine.provide({
         actors: {
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
@@ -163,6 +201,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     throw err;
   }
   status.start();
+  antiEntropy.start();
+  repair.start();
   log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
 
   return {
@@ -170,6 +210,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     listenAddr,
     async stop() {
       status.stop();
+      antiEntropy.stop();
+      repair.stop();
       actor.stop();
       await pool.destroy();
       db.close();

@@ -1,24 +1,29 @@
 // What a node answers. Every message reaching here passed schema and role checks in the Connection;
 // handlers do the work against the store and the catalog and return the reply.
 import type { InboundContext, RequestHandler } from "../actors/inbound.ts";
+import type { HybridClock } from "../cluster/hlc.ts";
 import { DmfsError } from "../errors.ts";
-import type { ConnectionCounters } from "../protocol/connection.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
-import type { StatusPublisher } from "./status-publisher.ts";
+import type { Gateway } from "./gateway.ts";
+import type { Activity, StatusPublisher } from "./status-publisher.ts";
+
+const ALL_BUCKETS = Array.from({ length: 256 }, (_, i) => i);
 
 export interface NodeServices {
   store: ChunkStore;
   catalog: Catalog;
   pool: CryptoPool;
   status: StatusPublisher;
-  counters: ConnectionCounters;
+  gateway: Gateway;
+  clock: HybridClock;
+  activity: Activity;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
-  const { store, catalog, pool, status } = services;
+  const { store, catalog, pool, status, gateway, clock, activity } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
@@ -35,7 +40,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
             `chunk ${m.chunkId} arrived corrupt (its bytes hash to ${id})`,
           );
         }
-        await store.put(id, bytes, { verified: true });
+        if ((await store.put(id, bytes, { verified: true })) === "stored") activity.chunksStored++;
         return { t: "ok", re: m.id };
       }
       case "chunk.get": {
@@ -44,6 +49,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
           await store.quarantine(m.chunkId);
           throw new DmfsError("E_CHUNK_CORRUPT", `the copy of chunk ${m.chunkId} on this node is corrupt`);
         }
+        activity.chunksServed++;
         return { t: "chunk.data", re: m.id, data: bytes };
       }
       case "chunk.has": {
@@ -51,6 +57,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         return { t: "chunk.have", re: m.id, have };
       }
       case "catalog.push":
+        for (const e of m.entries) clock.observe(e.hlc);
         catalog.applyMany(m.entries);
         return { t: "ok", re: m.id };
       case "catalog.digest":
@@ -64,6 +71,30 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
           ...(page.cursor ? { cursor: page.cursor } : {}),
         };
       }
+      // The client's file operations, served by this node as its gateway.
+      case "file.begin":
+        return { t: "file.begun", re: m.id, ...gateway.begin() };
+      case "file.chunk.write":
+        await gateway.writeChunk(m.chunkId, m.data);
+        return { t: "ok", re: m.id };
+      case "file.chunk.read":
+        // A read of a file starts with its manifest: that is what counts as one read.
+        if (catalog.isManifestLive(m.chunkId)) activity.reads++;
+        return { t: "chunk.data", re: m.id, data: await gateway.readChunk(m.chunkId) };
+      case "file.commit":
+        await gateway.commit(m);
+        return { t: "ok", re: m.id };
+      case "file.lookup": {
+        const entry = m.pathId ? catalog.get(m.pathId) : m.fileKey ? catalog.byFileKey(m.fileKey) : undefined;
+        return { t: "file.entry", re: m.id, entry: entry ?? null };
+      }
+      case "file.list": {
+        const page = catalog.entriesInBuckets(ALL_BUCKETS, m.cursor);
+        const entries = page.entries.filter((e) => !e.deleted);
+        return { t: "catalog.entries", re: m.id, entries, ...(page.cursor ? { cursor: page.cursor } : {}) };
+      }
+      case "chunk.locate":
+        return { t: "chunk.locations", re: m.id, nodes: await gateway.locate(m.chunkIds) };
       default:
         // Replies and stream messages are not requests; an unexpected one is a protocol violation.
         if ("id" in m) throw new DmfsError("E_UNAUTHORIZED", `${m.t} is not a request this node serves`);

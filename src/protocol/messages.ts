@@ -253,6 +253,90 @@ export type StatusReply = z.infer<typeof StatusReply>;
 export const StatusUpdate = z.strictObject({ t: z.literal("status.update"), status: NodeStatus });
 export type StatusUpdate = z.infer<typeof StatusUpdate>;
 
+// ---- client to gateway: file operations ----
+
+/** Opens an upload: refused with E_QUORUM when fewer than W nodes are alive, before any data is sent. */
+export const FileBegin = z.strictObject({ t: z.literal("file.begin"), id: RequestId });
+export type FileBegin = z.infer<typeof FileBegin>;
+
+export const FileBegun = z.strictObject({
+  t: z.literal("file.begun"),
+  re: RequestId,
+  alive: uint(),
+  replication: uint(),
+  writeQuorum: uint(),
+});
+export type FileBegun = z.infer<typeof FileBegun>;
+
+/** A sealed chunk (or a manifest) to place on its homes; acknowledged once W copies are on disk. */
+export const FileChunkWrite = z.strictObject({
+  t: z.literal("file.chunk.write"),
+  id: RequestId,
+  chunkId: ChunkId,
+  data: bytes(),
+});
+export type FileChunkWrite = z.infer<typeof FileChunkWrite>;
+
+/** A stored chunk (or manifest) fetched from any replica by the gateway, verified; reply chunk.data. */
+export const FileChunkRead = z.strictObject({
+  t: z.literal("file.chunk.read"),
+  id: RequestId,
+  chunkId: ChunkId,
+});
+export type FileChunkRead = z.infer<typeof FileChunkRead>;
+
+/** A catalog entry without its clock: the gateway stamps hlc and writer, then replicates to W nodes. */
+export const FileCommit = z.strictObject({
+  t: z.literal("file.commit"),
+  id: RequestId,
+  pathId: PathId,
+  deleted: z.boolean(),
+  fileKey: FileKey.nullable(),
+  manifestId: ManifestId.nullable(),
+  size: uint(),
+  meta: bytes(MAX_META_BYTES).nullable(),
+});
+export type FileCommit = z.infer<typeof FileCommit>;
+
+/** The entry for a path id or for a file key (the latest live one with that key). */
+export const FileLookup = z.strictObject({
+  t: z.literal("file.lookup"),
+  id: RequestId,
+  pathId: PathId.optional(),
+  fileKey: FileKey.optional(),
+});
+export type FileLookup = z.infer<typeof FileLookup>;
+
+export const FileEntry = z.strictObject({
+  t: z.literal("file.entry"),
+  re: RequestId,
+  entry: CatalogEntry.nullable(),
+});
+export type FileEntry = z.infer<typeof FileEntry>;
+
+/** A page of live catalog entries; reply catalog.entries. */
+export const FileList = z.strictObject({
+  t: z.literal("file.list"),
+  id: RequestId,
+  cursor: z.string().min(1).max(MAX_CURSOR_CHARS).optional(),
+});
+export type FileList = z.infer<typeof FileList>;
+
+/** Which nodes hold each chunk. */
+export const ChunkLocate = z.strictObject({
+  t: z.literal("chunk.locate"),
+  id: RequestId,
+  chunkIds: z.array(ChunkId).max(MAX_CHUNK_IDS_PER_REQUEST),
+});
+export type ChunkLocate = z.infer<typeof ChunkLocate>;
+
+export const ChunkLocations = z.strictObject({
+  t: z.literal("chunk.locations"),
+  re: RequestId,
+  nodes: z.array(z.array(NodeId).max(MAX_MEMBERS)).max(MAX_CHUNK_IDS_PER_REQUEST),
+});
+export type ChunkLocations = z.infer<typeof ChunkLocations>;
+
 // ---- the union ----
 
 export const Message = z.discriminatedUnion("t", [
@@ -275,6 +359,16 @@ export const Message = z.discriminatedUnion("t", [
   StatusRequest,
   StatusReply,
   StatusUpdate,
+  FileBegin,
+  FileBegun,
+  FileChunkWrite,
+  FileChunkRead,
+  FileCommit,
+  FileLookup,
+  FileEntry,
+  FileList,
+  ChunkLocate,
+  ChunkLocations,
 ]);
 export type Message = z.infer<typeof Message>;
 export type MessageType = Message["t"];

@@ -3,7 +3,7 @@
 
 import type { MessageType, PeerRole } from "./messages.ts";
 
-type Senders = "node" | "both";
+type Senders = "node" | "client" | "both";
 
 // One line per message type; the compiler insists every type has one.
 const sendersByType: Readonly<Record<MessageType, Senders>> = {
@@ -26,6 +26,16 @@ const sendersByType: Readonly<Record<MessageType, Senders>> = {
   status: "both",
   "status.reply": "node",
   "status.update": "node",
+  "file.begin": "client",
+  "file.begun": "node",
+  "file.chunk.write": "client",
+  "file.chunk.read": "client",
+  "file.commit": "client",
+  "file.lookup": "client",
+  "file.entry": "node",
+  "file.list": "client",
+  "chunk.locate": "client",
+  "chunk.locations": "node",
 };
 
 /** Whether a peer whose certificate has `role` may send a message of type `t`. */

@@ -170,6 +170,54 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
   status: fc.record({ t: fc.constant("status"), id: requestId, subscribe: fc.boolean() }),
   "status.reply": fc.record({ t: fc.constant("status.reply"), re: requestId, status: nodeStatus }),
   "status.update": fc.record({ t: fc.constant("status.update"), status: nodeStatus }),
+  "file.begin": fc.record({ t: fc.constant("file.begin"), id: requestId }),
+  "file.begun": fc.record({
+    t: fc.constant("file.begun"),
+    re: requestId,
+    alive: safeUint,
+    replication: safeUint,
+    writeQuorum: safeUint,
+  }),
+  "file.chunk.write": fc.record({
+    t: fc.constant("file.chunk.write"),
+    id: requestId,
+    chunkId: hex64,
+    data: bin(2048),
+  }),
+  "file.chunk.read": fc.record({ t: fc.constant("file.chunk.read"), id: requestId, chunkId: hex64 }),
+  "file.commit": fc.record({
+    t: fc.constant("file.commit"),
+    id: requestId,
+    pathId: hex64,
+    deleted: fc.boolean(),
+    fileKey: fc.option(hex64, { nil: null }),
+    manifestId: fc.option(hex64, { nil: null }),
+    size: safeUint,
+    meta: fc.option(bin(512), { nil: null }),
+  }),
+  "file.lookup": fc.record(
+    { t: fc.constant("file.lookup"), id: requestId, pathId: hex64, fileKey: hex64 },
+    { requiredKeys: ["t", "id"] },
+  ),
+  "file.entry": fc.record({
+    t: fc.constant("file.entry"),
+    re: requestId,
+    entry: fc.option(catalogEntry, { nil: null }),
+  }),
+  "file.list": fc.record(
+    { t: fc.constant("file.list"), id: requestId, cursor: fc.string({ minLength: 1, maxLength: 80 }) },
+    { requiredKeys: ["t", "id"] },
+  ),
+  "chunk.locate": fc.record({
+    t: fc.constant("chunk.locate"),
+    id: requestId,
+    chunkIds: fc.array(hex64, { maxLength: 8 }),
+  }),
+  "chunk.locations": fc.record({
+    t: fc.constant("chunk.locations"),
+    re: requestId,
+    nodes: fc.array(fc.array(nodeId, { maxLength: 4 }), { maxLength: 8 }),
+  }),
 };
 
 function roundTrip(message: Message): Message {
@@ -361,14 +409,24 @@ describe("parseMessage rejects", () => {
 
 describe("allowedFrom", () => {
   const clientTypes = ["hello", "error", "ok", "ping", "pong", "status"];
+  const clientOnlyTypes: string[] = [
+    "file.begin",
+    "file.chunk.write",
+    "file.chunk.read",
+    "file.commit",
+    "file.lookup",
+    "file.list",
+    "chunk.locate",
+  ];
 
-  it("lets a node send every message type", () => {
-    for (const type of MESSAGE_TYPES) expect(allowedFrom("node", type)).toBe(true);
+  it("lets a node send every message type but the client's file requests", () => {
+    const allowed = MESSAGE_TYPES.filter((type) => allowedFrom("node", type));
+    expect(allowed.sort()).toEqual(MESSAGE_TYPES.filter((t) => !clientOnlyTypes.includes(t)).sort());
   });
 
-  it("lets a client send only hello, error, ok, ping, pong and status", () => {
+  it("lets a client send only hello, error, ok, ping, pong, status and its file requests", () => {
     const allowed = MESSAGE_TYPES.filter((type) => allowedFrom("client", type));
-    expect(allowed.sort()).toEqual([...clientTypes].sort());
+    expect(allowed.sort()).toEqual([...clientTypes, ...clientOnlyTypes].sort());
   });
 
   it("allows unknown types and prototype member names for nobody", () => {

@@ -1,0 +1,28 @@
+// What every file command opens: the cluster (from --config or --node), the data key, a connection to
+// a gateway node and the crypto pool; and closes again whatever happens.
+
+import { FileClient } from "../client/file-client.ts";
+import { NodeClient } from "../client/node-client.ts";
+import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
+import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
+import { CryptoPool } from "../workers/crypto-pool.ts";
+import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
+
+export async function withFileClient<T>(
+  opts: ClusterAccessOptions,
+  work: (files: FileClient, gateway: NodeClient) => Promise<T>,
+): Promise<T> {
+  const access = await resolveClusterAccess(opts);
+  const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
+  const gateway = await NodeClient.connect(access.addrs, {
+    identity: access.identity,
+    chunkSize: access.chunkSize,
+  });
+  const pool = new CryptoPool();
+  try {
+    return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
+  } finally {
+    gateway.close();
+    await pool.destroy();
+  }
+}

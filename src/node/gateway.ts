@@ -1,0 +1,206 @@
+// The gateway: what a node does for the client connected to it. It places each sealed chunk on its
+// homes (rendezvous hashing over alive members) and acknowledges once W copies are on disk, fetches
+// reads from any replica and verifies them, and stamps and replicates catalog entries. It only ever
+// handles what the client sends: ciphertext, ids and sizes.
+import type { HybridClock } from "../cluster/hlc.ts";
+import { placeWrite, rankNodes } from "../cluster/placement.ts";
+import type { CatalogEntry } from "../cluster/types.ts";
+import { DmfsError, isDmfsError } from "../errors.ts";
+import type { FileCommit } from "../protocol/messages.ts";
+import type { Catalog } from "../store/catalog.ts";
+import type { ChunkStore } from "../store/chunk-store.ts";
+import type { CryptoPool } from "../workers/crypto-pool.ts";
+import type { Logger } from "./logger.ts";
+import { aliveCount, liveness, type MeshView } from "./mesh-view.ts";
+import type { Activity } from "./status-publisher.ts";
+
+export interface GatewayOptions {
+  mesh: MeshView;
+  replication: number;
+  writeQuorum: number;
+  store: ChunkStore;
+  catalog: Catalog;
+  pool: CryptoPool;
+  clock: HybridClock;
+  activity: Activity;
+  log: Logger;
+}
+
+export class Gateway {
+  constructor(private readonly o: GatewayOptions) {}
+
+  /** Refuses to start a write that cannot reach its quorum, before any data is sent. */
+  begin(): { alive: number; replication: number; writeQuorum: number } {
+    const alive = aliveCount(this.o.mesh);
+    this.requireQuorum(alive);
+    return { alive, replication: this.o.replication, writeQuorum: this.o.writeQuorum };
+  }
+
+  /** Verifies a chunk against its id, writes it to its R homes and resolves once W have it on disk. */
+  async writeChunk(chunkId: string, data: Uint8Array): Promise<void> {
+    const { id, bytes } = await this.o.pool.hash(data);
+    if (id !== chunkId) {
+      throw new DmfsError("E_CHUNK_CORRUPT", `chunk ${chunkId} arrived corrupt: its bytes hash to ${id}`);
+    }
+    const targets = placeWrite(chunkId, liveness(this.o.mesh), this.o.replication);
+    this.requireQuorum(targets.length);
+    await this.quorum(
+      targets.map((nodeId) => () => this.putOn(nodeId, chunkId, bytes)),
+      `chunk ${chunkId.slice(0, 12)}`,
+    );
+  }
+
+  /** The verified bytes of a stored chunk, from this node if it holds a good copy, else from its homes. */
+  async readChunk(chunkId: string): Promise<Uint8Array> {
+    const { mesh } = this.o;
+    const ranked = rankNodes(
+      chunkId,
+      liveness(mesh)
+        .filter((m) => m.alive)
+        .map((m) => m.nodeId),
+    );
+    // Local first: it costs no network hop.
+    const order = [mesh.selfId, ...ranked.filter((n) => n !== mesh.selfId)];
+    const problems: string[] = [];
+    for (const nodeId of order) {
+      try {
+        const bytes = await this.getFrom(nodeId, chunkId);
+        this.o.activity.chunksServed++;
+        return bytes;
+      } catch (err) {
+        if (!isDmfsError(err, "E_NOT_FOUND"))
+          problems.push(`${nodeId.slice(0, 8)}: ${(err as Error).message}`);
+      }
+    }
+    const why = problems.length > 0 ? ` (${problems.join("; ")})` : "";
+    throw new DmfsError("E_NOT_FOUND", `no alive node holds a good copy of chunk ${chunkId}${why}`, {
+      subject: chunkId,
+    });
+  }
+
+  /** Stamps the entry with this node's clock, stores it and replicates it; resolves once W nodes have it. */
+  async commit(req: FileCommit): Promise<CatalogEntry> {
+    this.requireQuorum(aliveCount(this.o.mesh));
+    const entry: CatalogEntry = {
+      pathId: req.pathId,
+      hlc: this.o.clock.tick(),
+      writer: this.o.mesh.selfId,
+      deleted: req.deleted,
+      fileKey: req.fileKey,
+      manifestId: req.manifestId,
+      size: req.size,
+      meta: req.meta,
+    };
+    const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
+    await this.quorum(
+      [
+        async () => {
+          this.o.catalog.apply(entry);
+        },
+        ...peers.map((p) => async () => {
+          const conn = this.connectionTo(p.nodeId);
+          await conn.request({ t: "catalog.push", entries: [entry] });
+        }),
+      ],
+      `catalog entry ${req.pathId.slice(0, 12)}`,
+    );
+    if (req.deleted) this.o.activity.deletes++;
+    else this.o.activity.uploads++;
+    return entry;
+  }
+
+  /** Which nodes hold each chunk now (this node and every alive peer are asked). */
+  async locate(chunkIds: string[]): Promise<string[][]> {
+    const alive = liveness(this.o.mesh).filter((m) => m.alive);
+    const answers = await Promise.all(
+      alive.map(async (m) => {
+        if (m.nodeId === this.o.mesh.selfId) {
+          return { nodeId: m.nodeId, have: await Promise.all(chunkIds.map((id) => this.o.store.has(id))) };
+        }
+        const reply = await this.connectionTo(m.nodeId)
+          .request({ t: "chunk.has", chunkIds })
+          .catch(() => undefined);
+        return { nodeId: m.nodeId, have: reply?.t === "chunk.have" ? reply.have : [] };
+      }),
+    );
+    return chunkIds.map((_, i) => answers.filter((a) => a.have[i]).map((a) => a.nodeId));
+  }
+
+  private requireQuorum(alive: number): void {
+    const { writeQuorum } = this.o;
+    if (alive < writeQuorum) {
+      throw new DmfsError(
+        "E_QUORUM",
+        `write quorum not met: ${alive} node${alive === 1 ? " is" : "s are"} alive and the write quorum W is ${writeQuorum}`,
+      );
+    }
+  }
+
+  /**
+   * Runs every write at once and resolves as soon as W succeeded; the rest complete in the background.
+   * Rejects with E_QUORUM once too many failed for W to be reached.
+   */
+  private quorum(writes: (() => Promise<void>)[], what: string): Promise<void> {
+    const needed = Math.min(this.o.writeQuorum, writes.length);
+    return new Promise<void>((resolve, reject) => {
+      let ok = 0;
+      let failed = 0;
+      const problems: string[] = [];
+      for (const write of writes) {
+        write().then(
+          () => {
+            ok++;
+            if (ok === needed) resolve();
+          },
+          (err: unknown) => {
+            failed++;
+            problems.push(err instanceof Error ? err.message : String(err));
+            if (writes.length - failed < needed) {
+              reject(
+                new DmfsError(
+                  "E_QUORUM",
+                  `write quorum not met for ${what}: ${ok} of ${needed} copies written (${problems.join("; ")})`,
+                ),
+              );
+            } else if (ok >= needed) {
+              this.o.log.warn({ what, err: problems.at(-1) }, "a copy beyond the write quorum failed");
+            }
+          },
+        );
+      }
+    });
+  }
+
+  private async putOn(nodeId: string, chunkId: string, bytes: Uint8Array): Promise<void> {
+    if (nodeId === this.o.mesh.selfId) {
+      const result = await this.o.store.put(chunkId, bytes, { verified: true });
+      if (result === "stored") this.o.activity.chunksStored++;
+      return;
+    }
+    await this.connectionTo(nodeId).request({ t: "chunk.put", chunkId, data: bytes });
+  }
+
+  private async getFrom(nodeId: string, chunkId: string): Promise<Uint8Array> {
+    if (nodeId === this.o.mesh.selfId) {
+      const { id, bytes } = await this.o.pool.hash(await this.o.store.getUnverified(chunkId));
+      if (id !== chunkId) {
+        await this.o.store.quarantine(chunkId);
+        this.o.log.warn({ chunkId }, "quarantined a corrupt chunk copy");
+        throw new DmfsError("E_CHUNK_CORRUPT", "the local copy is corrupt and was quarantined");
+      }
+      return bytes;
+    }
+    const reply = await this.connectionTo(nodeId).request({ t: "chunk.get", chunkId });
+    if (reply.t !== "chunk.data")
+      throw new DmfsError("E_MESSAGE_INVALID", `unexpected ${reply.t} to chunk.get`);
+    const { id, bytes } = await this.o.pool.hash(reply.data);
+    if (id !== chunkId) throw new DmfsError("E_CHUNK_CORRUPT", "the copy sent was corrupt");
+    return bytes;
+  }
+
+  private connectionTo(nodeId: string) {
+    const conn = this.o.mesh.connection(nodeId);
+    if (!conn) throw new DmfsError("E_CONNECTION_CLOSED", `no open link to ${nodeId.slice(0, 8)}`);
+    return conn;
+  }
+}

@@ -1,0 +1,73 @@
+// Everything known about the selected node, one labelled line per topic; on a small screen only the
+// first lines that fit show, so the most useful come first.
+import { Text } from "ink";
+import { freshFigures, type NodeView } from "./cluster-model.ts";
+import { formatClock, formatDuration, formatRate, formatRtt, formatSize } from "./format.ts";
+import { Panel } from "./panel.tsx";
+import { STATE_HUES, useTheme } from "./theme.ts";
+
+export interface NodeDetailsProps {
+  node: NodeView | undefined;
+  now: number;
+  /** Content lines that fit under the title. */
+  lines: number;
+  height: number;
+  width?: number;
+  flexGrow?: number;
+}
+
+export function NodeDetails({ node, now, lines, height, width, flexGrow }: NodeDetailsProps) {
+  const theme = useTheme();
+  const rows = node ? detailLines(node, now) : [["", "no node selected"] as const];
+  return (
+    <Panel title="Details" height={height} width={width} flexGrow={flexGrow}>
+      {rows.slice(0, lines).map(([label, value]) => (
+        <Text key={label} wrap="truncate">
+          <Text color={theme.hue("gray")}>{label.padEnd(10)}</Text>
+          {label === "state" && node ? <Text color={theme.hue(STATE_HUES[node.state])}>{value}</Text> : value}
+        </Text>
+      ))}
+    </Panel>
+  );
+}
+
+/** [label, value] pairs, most useful first. */
+export function detailLines(node: NodeView, now: number): [string, string][] {
+  const f = node.figures;
+  const fresh = freshFigures(node, now);
+  const seen =
+    node.isGateway || node.lastSeen === null
+      ? ""
+      : `, last seen ${formatClock(node.lastSeen)} (${formatDuration(now - node.lastSeen)} ago)`;
+  const rtt = node.isGateway ? "this monitor's gateway" : `rtt ${formatRtt(node.rttMs)}`;
+  const lines: [string, string][] = [
+    ["id", node.nodeId],
+    ["address", node.addr],
+    ["state", `${node.state}, ${rtt}${seen}`],
+  ];
+  if (!f) return [...lines, ["figures", "not reported yet"]];
+  const rejected = Object.entries(f.counters.framesRejected)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${reason} ${n}`);
+  const a = f.activity;
+  return [
+    ...lines,
+    [
+      "store",
+      `${f.store.chunks} chunks, ${formatSize(f.store.bytes)}, disk free ${formatSize(f.store.diskFree)}`,
+    ],
+    [
+      "traffic",
+      `in ${formatSize(f.counters.bytesIn)} (${formatRate(fresh?.inRate ?? null)} MB/s), out ${formatSize(f.counters.bytesOut)} (${formatRate(fresh?.outRate ?? null)} MB/s)`,
+    ],
+    ["rejected", rejected.length === 0 ? "no frames rejected" : rejected.join(", ")],
+    ["served", `${a.uploads} uploads, ${a.reads} reads, ${a.deletes} deletes`],
+    ["chunks", `${a.chunksStored} stored, ${a.chunksServed} served since start`],
+    [
+      "catalog",
+      `${f.catalog.files} files, ${f.catalog.tombstones} tombstones; under-replicated ${f.underReplicated ?? "-"}`,
+    ],
+    ["started", `${formatClock(f.startedAt)} (up ${formatDuration(now - f.startedAt)})`],
+    ["reported", `${formatClock(f.receivedAt)}${fresh ? "" : " (stale)"}`],
+  ];
+}
