@@ -1,0 +1,150 @@
+// The gateway's placement and quorum logic against a fake mesh (peers are fakes; the store, catalog and
+// crypto pool are real).
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { blake3 } from "@noble/hashes/blake3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Member } from "../../src/actors/node.ts";
+import { HybridClock } from "../../src/cluster/hlc.ts";
+import { rankNodes } from "../../src/cluster/placement.ts";
+import { DmfsError } from "../../src/errors.ts";
+import { Gateway } from "../../src/node/gateway.ts";
+import { createLogger } from "../../src/node/logger.ts";
+import type { MeshView } from "../../src/node/mesh-view.ts";
+import type { Connection } from "../../src/protocol/connection.ts";
+import type { Message } from "../../src/protocol/messages.ts";
+import { Catalog } from "../../src/store/catalog.ts";
+import { ChunkStore } from "../../src/store/chunk-store.ts";
+import { NodeDatabase } from "../../src/store/node-database.ts";
+import { CryptoPool } from "../../src/workers/crypto-pool.ts";
+
+const SELF = "0".repeat(32);
+const PEERS = ["1".repeat(32), "2".repeat(32), "3".repeat(32)];
+
+type Behaviour = "ok" | "fail" | "hang";
+
+class FakePeer {
+  received: Message[] = [];
+  constructor(public behaviour: Behaviour) {}
+  request(m: Message): Promise<Message> {
+    this.received.push(m);
+    if (this.behaviour === "ok") return Promise.resolve({ t: "ok", re: 1 });
+    if (this.behaviour === "fail") return Promise.reject(new DmfsError("E_NO_SPACE", "disk full"));
+    return new Promise(() => undefined);
+  }
+  get isClosed() {
+    return false;
+  }
+}
+
+let dir: string;
+let pool: CryptoPool;
+let db: NodeDatabase;
+let store: ChunkStore;
+let catalog: Catalog;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "dmfs-gateway-"));
+  pool = new CryptoPool({ threads: 1 });
+  db = NodeDatabase.open(dir);
+  catalog = new Catalog(db);
+  store = await ChunkStore.open(dir, { hash: async (b) => bytesToHex(blake3(b)) });
+});
+afterAll(async () => {
+  db.close();
+  await pool.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function gateway(peers: Record<string, FakePeer | undefined>, opts = { replication: 3, writeQuorum: 2 }) {
+  const mesh: MeshView = {
+    selfId: SELF,
+    members: () =>
+      Object.keys(peers).map(
+        (nodeId): Member => ({
+          nodeId,
+          addr: "127.0.0.1:1",
+          state: peers[nodeId] ? "alive" : "down",
+          rttMs: 1,
+          lastSeen: 0,
+        }),
+      ),
+    connection: (nodeId) => peers[nodeId] as unknown as Connection | undefined,
+  };
+  const activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
+  const log = createLogger("silent");
+  return new Gateway({
+    mesh,
+    ...opts,
+    store,
+    catalog,
+    pool,
+    clock: new HybridClock(Date.now),
+    activity,
+    log,
+  });
+}
+
+function chunk(seed: number): { id: string; data: Uint8Array } {
+  const data = new Uint8Array(1000).fill(seed);
+  return { id: bytesToHex(blake3(data)), data };
+}
+
+describe("gateway", () => {
+  it("writes a chunk to its top R alive members and acknowledges after W, while the rest still hang", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("hang")]));
+    const { id, data } = chunk(1);
+    const top = rankNodes(id, [SELF, ...PEERS]).slice(0, 3);
+    const fast = top.find((n) => n !== SELF) as string;
+    (peers[fast] as FakePeer).behaviour = "ok";
+    const g = gateway(peers);
+    await g.writeChunk(id, data);
+    // Exactly the homes were asked; the fourth ranked node was not.
+    const asked = PEERS.filter((p) => (peers[p] as FakePeer).received.length > 0);
+    expect(asked.sort()).toEqual(top.filter((n) => n !== SELF).sort());
+  });
+
+  it("fails with E_QUORUM when too many homes refuse, and says how many copies were written", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("fail")]));
+    const { id, data } = chunk(2);
+    const err = await gateway(peers)
+      .writeChunk(id, data)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DmfsError);
+    expect((err as DmfsError).code).toBe("E_QUORUM");
+    expect((err as DmfsError).message).toMatch(/[01] of 2 copies written .*disk full/);
+  });
+
+  it("refuses to begin when fewer than W nodes are alive, naming both numbers", () => {
+    const g = gateway({ [PEERS[0] as string]: undefined, [PEERS[1] as string]: undefined });
+    expect(() => g.begin()).toThrow(/1 node is alive and the write quorum W is 2/);
+  });
+
+  it("rejects a chunk whose bytes do not hash to its id before placing it anywhere", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("ok")]));
+    const { data } = chunk(3);
+    await expect(gateway(peers).writeChunk("f".repeat(64), data)).rejects.toMatchObject({
+      code: "E_CHUNK_CORRUPT",
+    });
+    expect(PEERS.every((p) => (peers[p] as FakePeer).received.length === 0)).toBe(true);
+  });
+
+  it("stamps a commit with its clock and writer and stores it before acknowledging", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("ok")]));
+    const pathId = "a".repeat(64);
+    const entry = await gateway(peers).commit({
+      t: "file.commit",
+      id: 1,
+      pathId,
+      deleted: false,
+      fileKey: "b".repeat(64),
+      manifestId: "c".repeat(64),
+      size: 5,
+      meta: null,
+    });
+    expect(entry.writer).toBe(SELF);
+    expect(catalog.get(pathId)).toEqual(entry);
+  });
+});
