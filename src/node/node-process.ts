@@ -26,6 +26,7 @@ import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
 import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
+import { Scrub } from "./scrub.ts";
 import { type Activity, StatusPublisher } from "./status-publisher.ts";
 
 export interface NodeOptions {
@@ -134,6 +135,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   });
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
   const repair = new Repair(mesh, store, pool, opts.replication, log);
+  const scrub = new Scrub(store, pool, log);
 
   const machine = nodeMachine.provide({
     actors: {
@@ -203,6 +205,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   status.start();
   antiEntropy.start();
   repair.start();
+  scrub.start();
   log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
 
   return {
@@ -212,6 +215,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       status.stop();
       antiEntropy.stop();
       repair.stop();
+      scrub.stop();
       actor.stop();
       await pool.destroy();
       db.close();
