@@ -8,6 +8,11 @@ import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
 
 export const ANTI_ENTROPY_INTERVAL_MS = 5_000;
+/**
+ * Tombstones are kept this long: a node that was down for less than this when a file was deleted
+ * receives the tombstone on its return and cannot bring the file back.
+ */
+export const TOMBSTONE_GRACE_MS = 7 * 24 * 3600_000;
 /** Bounds one exchange: a catalog larger than this many pages is finished in the next round. */
 const MAX_PAGES_PER_ROUND = 200;
 
@@ -32,6 +37,8 @@ export class AntiEntropy {
   }
 
   syncAll(): void {
+    const purged = this.catalog.purgeTombstones(Date.now() - TOMBSTONE_GRACE_MS);
+    if (purged > 0) this.log.info({ purged }, "purged tombstones past their grace period");
     for (const m of this.mesh.members()) if (m.state === "alive") void this.syncWith(m.nodeId);
   }
 
