@@ -99,7 +99,7 @@ export function gatewayConnected(
   const text =
     model.gateway.state === "lost"
       ? `switched to gateway ${gateway.addr} (${shortId(gateway.nodeId)})`
-      : `watching the cluster through ${gateway.addr} (${shortId(gateway.nodeId)})`;
+      : `watching through gateway ${gateway.addr} (${shortId(gateway.nodeId)})`;
   return withEvents(
     { ...model, gateway: { state: "connected", addr: gateway.addr, nodeId: gateway.nodeId, since: now } },
     [{ at: now, kind: "gateway", text }],
@@ -111,11 +111,11 @@ export function gatewayLost(model: ClusterModel, now: number): ClusterModel {
   if (model.gateway.state !== "connected") return model;
   const { addr, nodeId } = model.gateway;
   const events: NewEvent[] = [
-    { at: now, kind: "gateway", text: `lost the connection to gateway ${addr}; trying other nodes` },
+    { at: now, kind: "gateway", text: `lost gateway ${addr}; trying the other nodes` },
   ];
   const nodes = model.nodes.map((n) => {
     if (n.nodeId !== nodeId) return n;
-    if (n.state !== "down") events.push({ at: now, kind: "down", text: `${label(n)} is down` });
+    if (n.state !== "down") events.push({ at: now, kind: "down", text: `${label(n)} is unreachable` });
     return { ...n, state: "down" as const, isGateway: false };
   });
   return withEvents({ ...model, gateway: { state: "lost", addr, since: now }, nodes }, events);
@@ -140,7 +140,7 @@ export function applyGatewayStatus(model: ClusterModel, status: NodeStatus, now:
         figures: before?.figures ?? null,
       };
       if (!before && !firstList) {
-        events.push({ at: now, kind: "joined", text: `${label(node)} joined (${state})` });
+        events.push({ at: now, kind: "joined", text: `${label(node)} joined, ${state}` });
       } else if (before && before.state !== state) {
         events.push({ at: now, kind: state, text: transitionText(node, before.state) });
       }
@@ -149,7 +149,11 @@ export function applyGatewayStatus(model: ClusterModel, status: NodeStatus, now:
     .sort((a, b) => a.addr.localeCompare(b.addr));
   if (firstList) {
     const alive = nodes.filter((n) => n.state === "alive").length;
-    events.push({ at: now, kind: "gateway", text: `${plural(nodes.length, "member")}, ${alive} alive` });
+    events.push({
+      at: now,
+      kind: "gateway",
+      text: `the cluster has ${plural(nodes.length, "member")}, ${alive} alive`,
+    });
   }
   const next = withEvents(
     { ...model, clusterId: status.clusterId, files: status.catalog.files, nodes },
@@ -163,7 +167,9 @@ export function applyNodeStatus(model: ClusterModel, status: NodeStatus, now: nu
   const node = model.nodes.find((n) => n.nodeId === status.nodeId);
   if (!node) return model;
   const before = node.figures;
-  const sameRun = before !== null && before.startedAt === status.startedAt && now > before.receivedAt;
+  const sameRun = before !== null && before.startedAt === status.startedAt;
+  // A second report in the same millisecond has no interval to spread its traffic over; the next one will.
+  if (sameRun && now <= before.receivedAt) return model;
   const events: NewEvent[] = [];
   let throughput = model.throughput;
   let inRate: number | null = null;
@@ -208,9 +214,10 @@ export function summarize(model: ClusterModel): ClusterSummary {
   };
 }
 
-/** The node's figures if they are recent enough to show as current. */
+/** The node's figures if they can pass for current: recent, and the node is not down. */
 export function freshFigures(node: NodeView, now: number): NodeFigures | null {
-  return node.figures && now - node.figures.receivedAt <= STALE_AFTER_MS ? node.figures : null;
+  const f = node.figures;
+  return f && node.state !== "down" && now - f.receivedAt <= STALE_AFTER_MS ? f : null;
 }
 
 export function shortId(nodeId: string): string {
@@ -222,8 +229,8 @@ function label(node: NodeView): string {
 }
 
 function transitionText(node: NodeView, from: NodeState): string {
-  if (node.state === "alive") return `${label(node)} is back (was ${from})`;
-  if (node.state === "suspect") return `${label(node)} is suspect (missed heartbeats)`;
+  if (node.state === "alive") return `${label(node)} is back, was ${from}`;
+  if (node.state === "suspect") return `${label(node)} missed heartbeats`;
   return `${label(node)} is down`;
 }
 
@@ -240,7 +247,7 @@ function rejectedEvents(
       {
         at: now,
         kind: "rejected" as const,
-        text: `${label(node)} rejected ${plural(added, "frame")} (${reason})`,
+        text: `${label(node)}: ${added}× ${reason}`,
       },
     ];
   });
@@ -259,7 +266,7 @@ function activityEvent(
   ] as const;
   const seen = parts.filter(([n]) => n > 0).map(([n, what]) => plural(n, what));
   if (seen.length === 0) return undefined;
-  return { at: now, kind: "activity", text: `${label(node)} served ${seen.join(", ")}` };
+  return { at: now, kind: "activity", text: `${label(node)}: ${seen.join(", ")}` };
 }
 
 function plural(n: number, what: string): string {

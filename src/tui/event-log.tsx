@@ -5,6 +5,19 @@ import { formatClock } from "./format.ts";
 import { Panel } from "./panel.tsx";
 import { type Hue, useTheme } from "./theme.ts";
 
+/** The word in front of each event, so its kind reads first even where the text is cut off. */
+const KIND_WORDS: Record<EventKind, string> = {
+  joined: "joined",
+  alive: "back",
+  suspect: "suspect",
+  down: "down",
+  restarted: "restart",
+  rejected: "rejected",
+  activity: "files",
+  gateway: "monitor",
+};
+const KIND_WIDTH = 8;
+
 const KIND_HUES: Record<EventKind, Hue> = {
   joined: "green",
   alive: "green",
@@ -39,7 +52,8 @@ export function EventLog({ events, offset, lines, focused, height, flexGrow }: E
         <Text key={e.id} wrap="truncate">
           <Text color={theme.hue("gray")}>{formatClock(e.at)}</Text>
           {"  "}
-          <Text color={theme.hue(KIND_HUES[e.kind])}>{e.text}</Text>
+          <Text color={theme.hue(KIND_HUES[e.kind])}>{`${KIND_WORDS[e.kind].padEnd(KIND_WIDTH)} `}</Text>
+          {e.text}
         </Text>
       ))}
     </Panel>

@@ -5,9 +5,11 @@ import { KEEP_SECONDS } from "./throughput-history.ts";
 /** Below this the monitor shows only a request for a larger terminal. */
 export const MIN_COLUMNS = 60;
 export const MIN_ROWS = 16;
-/** From this size on the wide table, the titled throughput panel and details beside the events show. */
+/** From this size on the throughput panel has a title, each line's peak and, if tall enough, taller graphs. */
 export const WIDE_COLUMNS = 100;
 export const TALL_ROWS = 30;
+/** From this width on the details sit beside the event log (and show without asking). */
+export const SIDE_BY_SIDE_COLUMNS = 120;
 /** Seconds of throughput shown: a minute, or two on a roomy screen. */
 export const SPARKLINE_SECONDS = 60;
 export const WIDE_SPARKLINE_SECONDS = KEEP_SECONDS;
@@ -21,14 +23,13 @@ const MIN_BOTTOM_CONTENT = 3;
 const SPARK_LABELS = 4 + 12 + 4;
 /** "  peak 999.9 kB/s" after the roomy sparkline. */
 const PEAK_LABEL = 17;
+const MAX_DETAILS_WIDTH = 64;
 /** Sparkline rows on a screen at least this tall. */
 const TALL_GRAPH_ROWS = 40;
 
 export interface Layout {
-  columns: number;
-  rows: number;
   tooSmall: boolean;
-  /** Wide table columns, throughput title, details beside the event log. */
+  /** Throughput title and peaks, taller sparklines when there are rows for them. */
   roomy: boolean;
   /** Node rows shown at once (the table scrolls to keep the selected one in view). */
   nodeRows: number;
@@ -40,7 +41,7 @@ export interface Layout {
   /** Lines of events or details inside that row, under the panel's title. */
   bottomLines: number;
   sparkWidth: number;
-  /** Width of the details panel when it sits beside the event log; 0 when it replaces it. */
+  /** Width of the details panel when it sits beside the event log; 0 when it takes the log's place. */
   detailsWidth: number;
 }
 
@@ -63,8 +64,6 @@ export function layoutFor(columns: number, rows: number, nodeCount: number): Lay
   const nodeRows = Math.max(1, Math.min(Math.max(nodeCount, 1), nodeCap, roomForNodes));
   const bottomRows = Math.max(bottomMin, usable - throughputRows - tableChrome - nodeRows);
   return {
-    columns,
-    rows,
     tooSmall,
     roomy,
     nodeRows,
@@ -72,9 +71,11 @@ export function layoutFor(columns: number, rows: number, nodeCount: number): Lay
     graphRows,
     bottomRows,
     bottomLines: bottomRows - BORDER_ROWS - 1,
-    sparkWidth: roomy
-      ? Math.min(WIDE_SPARKLINE_SECONDS, columns - SPARK_LABELS - PEAK_LABEL)
-      : Math.max(10, Math.min(SPARKLINE_SECONDS, columns - SPARK_LABELS)),
-    detailsWidth: roomy ? Math.min(72, Math.floor(columns / 2)) : 0,
+    sparkWidth:
+      roomy && columns - SPARK_LABELS - PEAK_LABEL >= WIDE_SPARKLINE_SECONDS
+        ? WIDE_SPARKLINE_SECONDS
+        : Math.max(10, Math.min(SPARKLINE_SECONDS, columns - SPARK_LABELS - (roomy ? PEAK_LABEL : 0))),
+    detailsWidth:
+      roomy && columns >= SIDE_BY_SIDE_COLUMNS ? Math.min(MAX_DETAILS_WIDTH, Math.floor(columns * 0.4)) : 0,
   };
 }

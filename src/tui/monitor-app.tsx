@@ -40,7 +40,7 @@ export function MonitorApp({ source, color }: MonitorAppProps) {
           nodeIds: model.nodes.map((n) => n.nodeId),
           eventCount: model.events.length,
           eventLines: layout.bottomLines,
-          detailsByDefault: layout.roomy,
+          detailsByDefault: layout.detailsWidth > 0,
         }),
       );
     },

@@ -11,6 +11,9 @@ import { NodesTable } from "./nodes-table.tsx";
 import { ThroughputPanel } from "./throughput-panel.tsx";
 import { detailsShown, selectedIndex, type UiState } from "./ui-state.ts";
 
+/** A panel's two border columns and its padding of one on each side. */
+const PANEL_FRAME_COLUMNS = 4;
+
 export interface MonitorViewProps {
   model: ClusterModel;
   ui: UiState;
@@ -30,7 +33,7 @@ export function MonitorView({ model, ui, now, columns, rows }: MonitorViewProps)
     ui,
     model.nodes.map((n) => n.nodeId),
   );
-  const showDetails = detailsShown(ui, layout.roomy);
+  const showDetails = detailsShown(ui, layout.detailsWidth > 0);
   return (
     <Box flexDirection="column" width={columns} height={rows - 1}>
       <Header model={model} now={now} />
@@ -38,7 +41,7 @@ export function MonitorView({ model, ui, now, columns, rows }: MonitorViewProps)
         nodes={model.nodes}
         selected={selected}
         rows={layout.nodeRows}
-        width={columns - 4}
+        width={columns - PANEL_FRAME_COLUMNS}
         focused={ui.focus === "nodes"}
         now={now}
       />
@@ -77,7 +80,7 @@ interface BottomPanelsProps {
   showDetails: boolean;
 }
 
-/** The event log, with the details beside it on a roomy screen or in its place on a small one. */
+/** The event log, with the details beside it on a wide screen or in its place on a narrower one. */
 function BottomPanels({ model, ui, now, layout, selected, showDetails }: BottomPanelsProps) {
   const height = layout.bottomRows;
   const lines = layout.bottomLines;
@@ -92,7 +95,7 @@ function BottomPanels({ model, ui, now, layout, selected, showDetails }: BottomP
     />
   );
   // A small screen has room for one of the two; focusing the events brings the log back.
-  if (showDetails && !layout.roomy && ui.focus === "nodes") return details;
+  if (showDetails && !layout.detailsWidth && ui.focus === "nodes") return details;
   return (
     <Box height={height} flexShrink={0}>
       <EventLog
@@ -103,7 +106,7 @@ function BottomPanels({ model, ui, now, layout, selected, showDetails }: BottomP
         height={height}
         flexGrow={1}
       />
-      {showDetails && layout.roomy ? details : null}
+      {showDetails && layout.detailsWidth ? details : null}
     </Box>
   );
 }

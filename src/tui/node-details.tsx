@@ -39,7 +39,9 @@ export function detailLines(node: NodeView, now: number): [string, string][] {
     node.isGateway || node.lastSeen === null
       ? ""
       : `, last seen ${formatClock(node.lastSeen)} (${formatDuration(now - node.lastSeen)} ago)`;
-  const rtt = node.isGateway ? "this monitor's gateway" : `rtt ${formatRtt(node.rttMs)}`;
+  const rtt = node.isGateway
+    ? "this monitor's gateway"
+    : `rtt ${formatRtt(node.state === "down" ? null : node.rttMs)}`;
   const lines: [string, string][] = [
     ["id", node.nodeId],
     ["address", node.addr],
@@ -52,22 +54,16 @@ export function detailLines(node: NodeView, now: number): [string, string][] {
   const a = f.activity;
   return [
     ...lines,
-    [
-      "store",
-      `${f.store.chunks} chunks, ${formatSize(f.store.bytes)}, disk free ${formatSize(f.store.diskFree)}`,
-    ],
-    [
-      "traffic",
-      `in ${formatSize(f.counters.bytesIn)} (${formatRate(fresh?.inRate ?? null)} MB/s), out ${formatSize(f.counters.bytesOut)} (${formatRate(fresh?.outRate ?? null)} MB/s)`,
-    ],
-    ["rejected", rejected.length === 0 ? "no frames rejected" : rejected.join(", ")],
+    ["store", `${f.store.chunks} chunks, ${formatSize(f.store.bytes)}`],
+    ["in", `${formatSize(f.counters.bytesIn)} since start, ${formatRate(fresh?.inRate ?? null)} MB/s now`],
+    ["out", `${formatSize(f.counters.bytesOut)} since start, ${formatRate(fresh?.outRate ?? null)} MB/s now`],
+    ["rejected", rejected.length === 0 ? "no frames rejected" : `frames: ${rejected.join(", ")}`],
     ["served", `${a.uploads} uploads, ${a.reads} reads, ${a.deletes} deletes`],
+    ["disk free", formatSize(f.store.diskFree)],
     ["chunks", `${a.chunksStored} stored, ${a.chunksServed} served since start`],
-    [
-      "catalog",
-      `${f.catalog.files} files, ${f.catalog.tombstones} tombstones; under-replicated ${f.underReplicated ?? "-"}`,
-    ],
-    ["started", `${formatClock(f.startedAt)} (up ${formatDuration(now - f.startedAt)})`],
-    ["reported", `${formatClock(f.receivedAt)}${fresh ? "" : " (stale)"}`],
+    ["catalog", `${f.catalog.files} files, ${f.catalog.tombstones} tombstones`],
+    ["repair", `under-replicated chunks: ${f.underReplicated ?? "- (no scan yet)"}`],
+    ["started", `${formatClock(f.startedAt)}, up ${formatDuration(now - f.startedAt)}`],
+    ["reported", `${formatClock(f.receivedAt)}${fresh ? "" : " (not current)"}`],
   ];
 }

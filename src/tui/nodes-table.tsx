@@ -1,6 +1,6 @@
 // The nodes table: one row per member with its state word (coloured when colour is on), RTT from the
 // gateway, its own store figures and traffic rates. The selected row carries a ">" marker.
-import { Box, Text } from "ink";
+import { Text } from "ink";
 import { freshFigures, type NodeView, shortId } from "./cluster-model.ts";
 import { fitCell, formatDuration, formatRate, formatRtt, formatSize } from "./format.ts";
 import { Panel } from "./panel.tsx";
@@ -66,7 +66,7 @@ const uptime: Column = {
 // Every column but the id and the address, which lead each row and name the node.
 const NARROW = [state, rtt, chunks, stored, rateIn, rateOut];
 const WIDE = [state, rtt, chunks, stored, diskFree, rateIn, rateOut, uptime];
-const MAX_ADDRESS_WIDTH = 48;
+const MAX_ADDRESS_WIDTH = 28;
 const TYPICAL_ADDRESS_WIDTH = 15;
 
 interface ColumnChoice {
@@ -122,19 +122,17 @@ export function NodesTable({ nodes, selected, rows, width, focused, now }: Nodes
         const before = line(cells.slice(0, stateAt));
         const after = line(cells.slice(stateAt + 1));
         return (
-          <Box key={node.nodeId}>
-            <Text wrap="truncate" inverse={isSelected && focused && theme.emphasis}>
-              {isSelected ? ">" : " "}
-              {" ".repeat(gap)}
-              {before}
-              {" ".repeat(gap)}
-              <Text color={theme.hue(STATE_HUES[node.state])} bold={theme.emphasis && node.state !== "alive"}>
-                {cells[stateAt]}
-              </Text>
-              {" ".repeat(gap)}
-              {after}
+          <Text key={node.nodeId} wrap="truncate" inverse={isSelected && focused && theme.emphasis}>
+            {isSelected ? ">" : " "}
+            {" ".repeat(gap)}
+            {before}
+            {" ".repeat(gap)}
+            <Text color={theme.hue(STATE_HUES[node.state])} bold={theme.emphasis && node.state !== "alive"}>
+              {cells[stateAt]}
             </Text>
-          </Box>
+            {" ".repeat(gap)}
+            {after}
+          </Text>
         );
       })}
     </Panel>
