@@ -4,6 +4,7 @@
 import { closeSync, openSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
+import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { Command } from "commander";
 import { NodeClient } from "../client/node-client.ts";
@@ -12,10 +13,13 @@ import { type Config, loadConfig } from "../config/config.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import { DEFAULT_CONFIG } from "./cluster-access.ts";
+import { withFileClient } from "./file-session.ts";
 import { type MonitorTarget, requireTerminal, runMonitor } from "./monitor.ts";
 import { type Child, serverArgs, serverName, startChild, stopChildren } from "./up.ts";
 
 const ALL_ALIVE_TIMEOUT_MS = 30_000;
+/** The path the demo's sample file is stored under (`dmfs read samples/hello.txt`). */
+export const SAMPLE_PATH = "samples/hello.txt";
 const POLL_MS = 250;
 
 export function demoCommand(): Command {
@@ -39,6 +43,7 @@ export function demoCommand(): Command {
       process.once("SIGTERM", interrupt);
       try {
         await waitUntilAllAlive(target, nodes, interrupted.signal);
+        await uploadSample(o.config);
         await runMonitor(target);
       } finally {
         process.off("SIGINT", interrupt);
@@ -83,6 +88,18 @@ async function startNodes(config: Config): Promise<DemoNode[]> {
     say(`started ${serverName(config, i)}, log in ${log}`);
   }
   return nodes;
+}
+
+/** A few chunks' worth of text, uploaded so the monitor has a file, chunks and traffic to show. */
+async function uploadSample(configFile: string): Promise<void> {
+  const lines = Array.from(
+    { length: 60_000 },
+    (_, i) => `line ${i}: DMFS keeps this sample on three nodes.\n`,
+  );
+  const sample = Buffer.from(lines.join(""));
+  await withFileClient({ config: configFile }, (files) =>
+    files.upload(Readable.from([sample]), SAMPLE_PATH, Date.now()),
+  );
 }
 
 async function waitUntilAllAlive(

@@ -242,7 +242,7 @@ describe.skipIf(!haveTmux)("dmfs demo in tmux", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("creates and starts the cluster, opens the monitor once all nodes are alive, and stops them on q", async () => {
+  it("creates and starts the cluster, uploads the sample, opens the monitor and stops the nodes on q", async () => {
     dir = await mkdtemp(join(tmpdir(), "dmfs-demo-"));
     const ports = [await freePort(), await freePort(), await freePort()];
     const config = join(dir, "demo.yaml");
@@ -268,6 +268,8 @@ describe.skipIf(!haveTmux)("dmfs demo in tmux", () => {
       (t) => t.includes("nodes 3/3 alive"),
       30_000,
     );
+    // The sample upload is in the catalog the monitor shows.
+    await screenWhen("demo", "the sample file counted", (t) => t.includes("files 1"), 10_000);
     await tmux("send-keys", "-t", "demo", "q");
     expect(await waitForExit("demo")).toBe("0");
     // Every node was stopped: their logs end with the node's own goodbye and nobody listens any more.
