@@ -14,6 +14,7 @@ export type BenchSuite = {
 
 const SUITES: Record<string, () => Promise<BenchSuite>> = {
   pool: async () => (await import("./pool.ts")).poolSuite,
+  e2e: async () => (await import("./e2e.ts")).e2eSuite,
 };
 
 const COLUMN_WIDTH = 12;

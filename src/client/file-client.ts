@@ -222,7 +222,7 @@ export class FileClient {
   private async fetchManifest(entry: CatalogEntry): Promise<Manifest> {
     const manifestId = entry.manifestId as string;
     const reply = await this.gateway.request({ t: "file.chunk.read", chunkId: manifestId }, "chunk.data");
-    const { id, bytes } = await this.pool.hash(reply.data);
+    const { id, bytes } = await this.pool.hash(reply.data, { ownsBuffer: true });
     if (id !== manifestId) throw new DmfsError("E_CHUNK_CORRUPT", `manifest ${manifestId} arrived corrupt`);
     return decodeManifest(bytes, manifestId);
   }
@@ -256,7 +256,7 @@ export class FileClient {
   private async receiveChunks(manifest: Manifest, out: Writable, progress?: Progress): Promise<void> {
     const fetchOpen = async (chunkId: string) => {
       const reply = await this.gateway.request({ t: "file.chunk.read", chunkId }, "chunk.data");
-      return this.pool.open(this.keys, reply.data, chunkId);
+      return this.pool.open(this.keys, reply.data, chunkId, { ownsBuffer: true });
     };
     const queue: Promise<Uint8Array>[] = [];
     let next = 0;

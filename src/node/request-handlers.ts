@@ -33,7 +33,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         return { t: "status.reply", re: m.id, status: await status.snapshot() };
       case "chunk.put": {
         // Verify in the pool; the bytes come back from the worker and go to disk unchanged.
-        const { id, bytes } = await pool.hash(m.data);
+        const { id, bytes } = await pool.hash(m.data, { ownsBuffer: true });
         if (id !== m.chunkId) {
           throw new DmfsError(
             "E_CHUNK_CORRUPT",

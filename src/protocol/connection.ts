@@ -1,7 +1,7 @@
 // One authenticated link over a TLS socket: frames in and out, schema and role checks on every
 // received message, request/response correlation by id, and socket backpressure on writes.
 // The peer link and gateway actors own a Connection; they never touch the socket themselves.
-import { EventEmitter, once } from "node:events";
+import { EventEmitter } from "node:events";
 import type { TLSSocket } from "node:tls";
 import { DmfsError, type ErrorCode, ErrorCodes, isDmfsError } from "../errors.ts";
 import { encodeFrame, FrameDecoder } from "./frame.ts";
@@ -51,6 +51,7 @@ export class Connection extends EventEmitter<{
   private readonly requestTimeoutMs: number;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private drainWait: Promise<void> | undefined;
   private closed = false;
   private closeReason: DmfsError | undefined;
   /** Messages that arrive before anyone listens (between hello and the owner attaching) wait here. */
@@ -96,9 +97,24 @@ export class Connection extends EventEmitter<{
     const frame = encodeFrame(message, this.limits);
     this.counters.bytesOut += frame.length;
     if (!this.socket.write(frame)) {
-      await Promise.race([once(this.socket, "drain"), once(this, "close")]);
+      await this.drained();
       if (this.closed) throw this.closedError();
     }
+  }
+
+  /** One wait for `drain` (or close) shared by every sender blocked on backpressure. */
+  private drained(): Promise<void> {
+    this.drainWait ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off("drain", done);
+        this.off("close", done);
+        this.drainWait = undefined;
+        resolve();
+      };
+      this.socket.on("drain", done);
+      this.on("close", done);
+    });
+    return this.drainWait;
   }
 
   /** Sends a request and waits for the message whose `re` echoes its id. An `error` reply rejects. */

@@ -15,6 +15,20 @@ export type CryptoPoolOptions = {
   backend?: Blake3Backend;
 };
 
+export type TransferOptions = {
+  /**
+   * The caller owns the whole ArrayBuffer behind the view - nothing else it will read lives there, as
+   * with a binary field of a decoded frame, whose body buffer is the message's own. The whole buffer is
+   * then transferred with the view's offset kept, instead of copying a partial view first: on a node,
+   * that saves a 1 MiB copy per chunk received.
+   */
+  ownsBuffer?: boolean;
+};
+
+function movable(view: Uint8Array, opts: TransferOptions): Uint8Array<ArrayBuffer> {
+  return opts.ownsBuffer && view.buffer instanceof ArrayBuffer ? (view as Uint8Array<ArrayBuffer>) : transferable(view);
+}
+
 export class CryptoPool {
   readonly #pool: Piscina<CryptoTask, unknown>;
   readonly #threads: number;
@@ -44,8 +58,13 @@ export class CryptoPool {
   }
 
   /** Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext). */
-  open(keys: ChunkKeys, stored: Uint8Array, chunkId: string): Promise<Uint8Array<ArrayBuffer>> {
-    const moved = transferable(stored);
+  open(
+    keys: ChunkKeys,
+    stored: Uint8Array,
+    chunkId: string,
+    opts: TransferOptions = {},
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const moved = movable(stored, opts);
     return this.#run(
       { op: "open", keys: { chunk: keys.chunk, enc: keys.enc }, stored: moved, chunkId },
       moved,
@@ -53,8 +72,8 @@ export class CryptoPool {
   }
 
   /** Unkeyed BLAKE3 as a 64-char hex id; the bytes travel to the worker and come back in `bytes`. */
-  hash(bytes: Uint8Array): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
-    const moved = transferable(bytes);
+  hash(bytes: Uint8Array, opts: TransferOptions = {}): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
+    const moved = movable(bytes, opts);
     return this.#run({ op: "hash", bytes: moved }, moved);
   }
 

@@ -26,8 +26,9 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
         return moveBack(plaintext, plaintext.buffer);
       }
       case "hash": {
-        const bytes = transferable(task.bytes);
-        return moveBack({ id: chunkIdOf(hasher, bytes), bytes }, bytes.buffer);
+        // The view may sit inside a larger buffer that was transferred whole; it goes back the same way.
+        const { bytes } = task;
+        return moveBack({ id: chunkIdOf(hasher, bytes), bytes }, bytes.buffer as ArrayBuffer);
       }
     }
   } catch (err) {

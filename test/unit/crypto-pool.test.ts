@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBlake3 } from "../../src/crypto/blake3.ts";
@@ -7,6 +8,8 @@ import { type ChunkKeys, chunkIdOf, sealChunk } from "../../src/crypto/chunk-for
 import { deriveKeys } from "../../src/crypto/keys.ts";
 import { DmfsError, type ErrorCode } from "../../src/errors.ts";
 import { CryptoPool } from "../../src/workers/crypto-pool.ts";
+
+const chunkIdFromNoble = (bytes: Uint8Array) => blake3(bytes);
 
 const CHUNK_SIZE = 1024 * 1024;
 const keys: ChunkKeys = deriveKeys(new Uint8Array(32).fill(1));
@@ -144,5 +147,17 @@ describe("the crypto pool", () => {
     } finally {
       await noblePool.destroy();
     }
+  });
+
+  it("moves a view's whole buffer without copying when the caller owns it, keeping the view's place", async () => {
+    const body = new Uint8Array(4096 + 64);
+    body.set(randomBytes(4096), 64);
+    const view = body.subarray(64);
+    const expected = bytesToHex(chunkIdFromNoble(view));
+    const { id, bytes } = await pool.hash(view, { ownsBuffer: true });
+    expect(id).toBe(expected);
+    expect(body.byteLength).toBe(0); // the caller's buffer went to the worker, not a copy of it
+    expect(bytes.byteOffset).toBe(64);
+    expect(bytes.byteLength).toBe(4096);
   });
 });
