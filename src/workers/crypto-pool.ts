@@ -26,7 +26,9 @@ export type TransferOptions = {
 };
 
 function movable(view: Uint8Array, opts: TransferOptions): Uint8Array<ArrayBuffer> {
-  return opts.ownsBuffer && view.buffer instanceof ArrayBuffer ? (view as Uint8Array<ArrayBuffer>) : transferable(view);
+  return opts.ownsBuffer && view.buffer instanceof ArrayBuffer
+    ? (view as Uint8Array<ArrayBuffer>)
+    : transferable(view);
 }
 
 export class CryptoPool {
@@ -72,7 +74,10 @@ export class CryptoPool {
   }
 
   /** Unkeyed BLAKE3 as a 64-char hex id; the bytes travel to the worker and come back in `bytes`. */
-  hash(bytes: Uint8Array, opts: TransferOptions = {}): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
+  hash(
+    bytes: Uint8Array,
+    opts: TransferOptions = {},
+  ): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
     const moved = movable(bytes, opts);
     return this.#run({ op: "hash", bytes: moved }, moved);
   }
