@@ -10,9 +10,18 @@ describe("file operation actors", () => {
     const result = await runOperation<{ a?: number; b?: number; c?: number }>(
       operationMachine("t", ["one", "two", "three"]),
       {
-        one: async () => (seen.push("one"), { a: 1 }),
-        two: async (w) => (seen.push("two"), { b: (w.a ?? 0) + 1 }),
-        three: async (w) => (seen.push("three"), { c: (w.b ?? 0) + 1 }),
+        one: async () => {
+          seen.push("one");
+          return { a: 1 };
+        },
+        two: async (w) => {
+          seen.push("two");
+          return { b: (w.a ?? 0) + 1 };
+        },
+        three: async (w) => {
+          seen.push("three");
+          return { c: (w.b ?? 0) + 1 };
+        },
       },
       {},
     );
