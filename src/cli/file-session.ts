@@ -1,6 +1,7 @@
 // What every file command opens: the cluster (from --config or --node), the data key, a connection to
 // a gateway node and the crypto pool; and closes again whatever happens.
 
+import { availableParallelism } from "node:os";
 import { FileClient } from "../client/file-client.ts";
 import { NodeClient } from "../client/node-client.ts";
 import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
@@ -18,7 +19,8 @@ export async function withFileClient<T>(
     identity: access.identity,
     chunkSize: access.chunkSize,
   });
-  const pool = new CryptoPool();
+  // One core stays with the main thread (TLS, sockets, files); the others seal and open chunks.
+  const pool = new CryptoPool({ threads: Math.max(1, availableParallelism() - 1) });
   try {
     return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
   } finally {

@@ -1,13 +1,9 @@
 // `dmfs monitor`: the live terminal view of the cluster (src/tui) on the alternate screen, until q or
 // Ctrl-C. It needs a terminal; scripts get the same figures from `dmfs status --json`.
 import { Command } from "commander";
-import { render } from "ink";
-import { createElement } from "react";
 import { NodeClient } from "../client/node-client.ts";
 import { DmfsError } from "../errors.ts";
 import { ClusterFeed } from "../tui/cluster-feed.ts";
-import { MonitorApp } from "../tui/monitor-app.tsx";
-import { colorWanted } from "../tui/theme.ts";
 import {
   addClusterOptions,
   type ClusterAccess,
@@ -46,6 +42,13 @@ export function requireTerminal(): void {
  * closes every connection. Fails with E_UNREACHABLE, before touching the screen, when no node answers.
  */
 export async function runMonitor(target: MonitorTarget): Promise<void> {
+  // Ink and React load here, not at start-up: every other command is lighter without them.
+  const [{ render }, { createElement }, { MonitorApp }, { colorWanted }] = await Promise.all([
+    import("ink"),
+    import("react"),
+    import("../tui/monitor-app.tsx"),
+    import("../tui/theme.ts"),
+  ]);
   const feed = new ClusterFeed({
     seeds: target.addrs,
     connect: (addrs) =>

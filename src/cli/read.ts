@@ -1,10 +1,14 @@
 // `dmfs read KEY|PATH [-o OUT]`: fetches, verifies and decrypts a file to OUT or to stdout.
 // With -o the bytes go to a temporary file renamed into place only when complete.
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
 import { Command } from "commander";
+import { DmfsError } from "../errors.ts";
+import { storeError } from "../store/store-errors.ts";
 import { addClusterOptions, type ClusterAccessOptions } from "./cluster-access.ts";
 import { withFileClient } from "./file-session.ts";
 import { progressBar } from "./progress.ts";
@@ -18,12 +22,18 @@ export function readCommand(): Command {
         const entry = await files.resolve(keyOrPath);
         const bar = progressBar(`read ${keyOrPath.slice(0, 40)}`, entry.size);
         if (!o.output) {
-          await files.read(keyOrPath, process.stdout, (n) => bar.update(n));
+          try {
+            await files.read(keyOrPath, process.stdout, (n) => bar.update(n));
+          } catch (err) {
+            // The reader of our stdout went away (`dmfs read x | head`): it has what it wanted.
+            if ((err as NodeJS.ErrnoException).code === "EPIPE") return;
+            throw err;
+          }
           bar.finish();
           return;
         }
-        const temp = join(dirname(o.output), `.${Date.now()}.dmfs-partial`);
-        const out = createWriteStream(temp, { flags: "wx" });
+        const out = await openPartial(o.output);
+        const temp = out.path as string;
         try {
           await files.read(keyOrPath, out, (n) => bar.update(n));
           out.end();
@@ -37,4 +47,27 @@ export function readCommand(): Command {
         bar.finish();
       });
     });
+}
+
+/**
+ * Opens the temporary file next to `output` that the read fills, before anything is fetched, so a bad
+ * output path is one clear sentence rather than a stream error mid-read.
+ */
+async function openPartial(output: string): Promise<WriteStream> {
+  if ((await stat(output).catch(() => undefined))?.isDirectory()) {
+    throw new DmfsError("E_USAGE", `${output} is a directory; give -o a file name`, { subject: output });
+  }
+  const temp = join(dirname(output), `.${basename(output)}.${randomBytes(4).toString("hex")}.dmfs-partial`);
+  const out = createWriteStream(temp, { flags: "wx" });
+  try {
+    await once(out, "open");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new DmfsError("E_USAGE", `cannot write ${output}: there is no directory ${dirname(output)}`, {
+        subject: output,
+      });
+    }
+    throw storeError(err, "write", output);
+  }
+  return out;
 }

@@ -10,7 +10,7 @@ import { progressBar } from "./progress.ts";
 
 export function uploadCommand(): Command {
   return addClusterOptions(new Command("upload").description("store a file in the cluster and print its key"))
-    .argument("<file>", "the file to upload")
+    .argument("<file>", "the file to upload (a named pipe or /dev/stdin streams too)")
     .option("-p, --path <path>", "the path to list it under (default: the file's name)")
     .option("--json", 'print { "key", "path", "size", "chunks" }')
     .action(async (file: string, o: ClusterAccessOptions & { path?: string; json?: boolean }) => {
@@ -23,9 +23,12 @@ export function uploadCommand(): Command {
           },
         );
       });
-      if (!info.isFile()) throw new DmfsError("E_USAGE", `${file} is not a regular file`, { subject: file });
+      // A named pipe (or /dev/stdin fed by one) streams like a file, only its size is unknown up front.
+      if (!info.isFile() && !info.isFIFO()) {
+        throw new DmfsError("E_USAGE", `${file} is not a regular file or a named pipe`, { subject: file });
+      }
       const path = o.path ?? basename(file);
-      const bar = progressBar(`upload ${path}`, info.size);
+      const bar = progressBar(`upload ${path}`, info.isFile() ? info.size : undefined);
       const result = await withFileClient(o, (files) =>
         files.upload(
           createReadStream(file, { highWaterMark: 1024 * 1024 }),

@@ -20,6 +20,11 @@ import type { NodeClient } from "./node-client.ts";
 
 /** Chunks in flight at once, each way: bounds memory to a few chunks whatever the file size. */
 export const DEFAULT_WINDOW = 8;
+/**
+ * Reads keep fewer in flight: every fetched chunk is a frame body and a plaintext until written, and
+ * four already keep the pool busy while the next replies arrive.
+ */
+export const READ_WINDOW = 4;
 
 export type Progress = (doneBytes: number) => void;
 
@@ -262,7 +267,7 @@ export class FileClient {
     let next = 0;
     let written = 0;
     const fill = () => {
-      while (queue.length < this.window && next < manifest.chunks.length) {
+      while (queue.length < Math.min(this.window, READ_WINDOW) && next < manifest.chunks.length) {
         const p = fetchOpen((manifest.chunks[next] as [string, number])[0]);
         p.catch(() => undefined); // awaited in order below; this only silences the early rejection
         queue.push(p);

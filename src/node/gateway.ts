@@ -36,9 +36,12 @@ export class Gateway {
     return { alive, replication: this.o.replication, writeQuorum: this.o.writeQuorum };
   }
 
-  /** Verifies a chunk against its id, writes it to its R homes and resolves once W have it on disk. */
+  /**
+   * Verifies a chunk against its id, writes it to its R homes and resolves once W have it on disk.
+   * `data` is a decoded frame field: its buffer is the message's own and is moved to the pool whole.
+   */
   async writeChunk(chunkId: string, data: Uint8Array): Promise<void> {
-    const { id, bytes } = await this.o.pool.hash(data);
+    const { id, bytes } = await this.o.pool.hash(data, { ownsBuffer: true });
     if (id !== chunkId) {
       throw new DmfsError("E_CHUNK_CORRUPT", `chunk ${chunkId} arrived corrupt: its bytes hash to ${id}`);
     }
@@ -62,12 +65,15 @@ export class Gateway {
     // Local first: it costs no network hop.
     const order = [mesh.selfId, ...ranked.filter((n) => n !== mesh.selfId)];
     const problems: string[] = [];
+    const corrupt: string[] = [];
     for (const nodeId of order) {
       try {
         const bytes = await this.getFrom(nodeId, chunkId);
         this.o.activity.chunksServed++;
+        this.replaceQuarantined(chunkId, bytes, corrupt);
         return bytes;
       } catch (err) {
+        if (isDmfsError(err, "E_CHUNK_CORRUPT")) corrupt.push(nodeId);
         if (!isDmfsError(err, "E_NOT_FOUND"))
           problems.push(`${nodeId.slice(0, 8)}: ${(err as Error).message}`);
       }
@@ -171,6 +177,20 @@ export class Gateway {
     });
   }
 
+  /** Puts a good copy back, in the background, on each node that just quarantined a corrupt one. */
+  private replaceQuarantined(chunkId: string, bytes: Uint8Array, nodeIds: string[]): void {
+    for (const nodeId of nodeIds) {
+      this.putOn(nodeId, chunkId, bytes).then(
+        () => this.o.log.info({ chunkId, node: nodeId.slice(0, 8) }, "replaced a quarantined chunk copy"),
+        (err: Error) =>
+          this.o.log.warn(
+            { chunkId, node: nodeId.slice(0, 8), err: err.message },
+            "could not replace a quarantined chunk copy",
+          ),
+      );
+    }
+  }
+
   private async putOn(nodeId: string, chunkId: string, bytes: Uint8Array): Promise<void> {
     if (nodeId === this.o.mesh.selfId) {
       const result = await this.o.store.put(chunkId, bytes, { verified: true });
@@ -193,7 +213,7 @@ export class Gateway {
     const reply = await this.connectionTo(nodeId).request({ t: "chunk.get", chunkId });
     if (reply.t !== "chunk.data")
       throw new DmfsError("E_MESSAGE_INVALID", `unexpected ${reply.t} to chunk.get`);
-    const { id, bytes } = await this.o.pool.hash(reply.data);
+    const { id, bytes } = await this.o.pool.hash(reply.data, { ownsBuffer: true });
     if (id !== chunkId) throw new DmfsError("E_CHUNK_CORRUPT", "the copy sent was corrupt");
     return bytes;
   }

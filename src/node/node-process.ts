@@ -169,6 +169,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           lastSeen: member.lastSeen ?? Date.now(),
         });
       },
+      // A peer that (re)appears may have missed catalog writes and copies: catch up now rather than at
+      // the next periodic round. Deferred so the member table already shows it alive when they look.
+      peerArrived: (_, member: Member) => {
+        setImmediate(() => {
+          void antiEntropy.syncWith(member.nodeId);
+          repair.trigger();
+        });
+      },
       gossip: ({ context, self }) => {
         const members = [
           { nodeId, addr: listenAddr },

@@ -1,15 +1,22 @@
 // One harness for every integration test that needs real nodes: a temp cluster directory made by the
 // real `initCluster`, node processes started from the build (dist/, which `npm test` builds first),
-// free ports, and a teardown that kills every child even when the test failed.
+// free ports, and a teardown that kills every child even when the test failed. File tests get FileClients
+// and `dmfs` runs against any node, and seeded pseudo-random data that streams without filling memory.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createCipheriv, createHash } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { FileClient } from "../../src/client/file-client.ts";
 import { NodeClient } from "../../src/client/node-client.ts";
-import { initCluster, loadIdentity } from "../../src/cluster/cluster-dir.ts";
+import { initCluster, loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
+import { deriveKeys, loadDataKey } from "../../src/crypto/keys.ts";
 import type { NodeStatus } from "../../src/protocol/messages.ts";
+import { CryptoPool } from "../../src/workers/crypto-pool.ts";
 
 export const REPO = resolve(import.meta.dirname, "../..");
 export const CLI = join(REPO, "dist/cli/main.js");
@@ -20,6 +27,19 @@ export interface NodeSpec {
   /** Bootstrap peers by index into the cluster's nodes. */
   join?: number[];
   extraArgs?: string[];
+}
+
+/** Settings every node of a cluster starts with (`dmfs node --replication R --write-quorum W`). */
+export interface ClusterOptions {
+  replication?: number;
+  writeQuorum?: number;
+}
+
+/** What one `dmfs` command run did. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 export interface RunningTestNode {
@@ -66,20 +86,22 @@ export class TestCluster {
   readonly nodes: (RunningTestNode | undefined)[] = [];
   readonly addrs: string[] = [];
   private readonly clients: NodeClient[] = [];
+  private pool: CryptoPool | undefined;
 
   private constructor(
     readonly dir: string,
     readonly clusterDir: string,
     readonly specs: NodeSpec[],
+    readonly options: ClusterOptions,
   ) {}
 
   /** Makes the cluster directory and picks an address per node; starts nothing yet. */
-  static async create(specs: NodeSpec[]): Promise<TestCluster> {
+  static async create(specs: NodeSpec[], options: ClusterOptions = {}): Promise<TestCluster> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first`);
     const dir = await mkdtemp(join(tmpdir(), "dmfs-test-"));
     const clusterDir = join(dir, "cluster");
     await initCluster({ dir: clusterDir, nodes: specs.length });
-    const cluster = new TestCluster(dir, clusterDir, specs);
+    const cluster = new TestCluster(dir, clusterDir, specs, options);
     for (const spec of specs) {
       const host = spec.host ?? "127.0.0.1";
       cluster.addrs.push(`${host}:${await freePort(host)}`);
@@ -106,6 +128,8 @@ export class TestCluster {
       "--log-level",
       "info",
       ...joins,
+      ...(this.options.replication ? ["--replication", String(this.options.replication)] : []),
+      ...(this.options.writeQuorum ? ["--write-quorum", String(this.options.writeQuorum)] : []),
       ...(spec.extraArgs ?? []),
       ...(opts.extraArgs ?? []),
     ];
@@ -159,9 +183,134 @@ export class TestCluster {
     return Object.fromEntries(s.members.filter((m) => m.state !== "self").map((m) => [m.addr, m.state]));
   }
 
+  /**
+   * A FileClient with node i as its gateway and the cluster's data key, built the way the CLI builds one
+   * (src/cli/file-session.ts). All share one crypto pool, closed by `stop`.
+   */
+  async files(i: number): Promise<FileClient> {
+    const keys = deriveKeys(await loadDataKey(loadDataKeyPath(this.clusterDir)));
+    const gateway = await this.client(i);
+    this.pool ??= new CryptoPool({ threads: 2 });
+    return new FileClient(gateway, this.pool, keys, CHUNK_SIZE);
+  }
+
+  /** Every running node's id, by index (undefined for a node not running). */
+  async nodeIds(): Promise<(string | undefined)[]> {
+    return Promise.all(
+      this.nodes.map(async (n, i) => (n && this.isRunning(i) ? (await this.status(i)).nodeId : undefined)),
+    );
+  }
+
+  /** Where node i keeps the chunk file of `chunkId` (whether or not it is there). */
+  chunkPath(i: number, chunkId: string): string {
+    return join(this.dir, `node-${i}`, "chunks", chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
+  }
+
+  isRunning(i: number): boolean {
+    const proc = this.nodes[i]?.proc;
+    return proc !== undefined && proc.exitCode === null && proc.signalCode === null;
+  }
+
+  /** Waits until every running node sees every other running node alive. */
+  async waitForMesh(timeoutMs = 10_000): Promise<void> {
+    const running = this.nodes.map((_, i) => i).filter((i) => this.isRunning(i));
+    for (const i of running) {
+      await waitFor(
+        `node ${i} to see ${running.length - 1} alive peers`,
+        async () => {
+          const states = await this.peerStates(i);
+          return running.every((j) => j === i || states[this.addrs[j] as string] === "alive");
+        },
+        timeoutMs,
+      );
+    }
+  }
+
+  /** Runs `dmfs <args> --node <gateway's addr> --cluster <clusterDir>` as a real process. */
+  runCli(
+    args: string[],
+    opts: { gateway?: number; clusterDir?: string; timeoutMs?: number } = {},
+  ): Promise<CliResult> {
+    const access = [
+      "--node",
+      this.addrs[opts.gateway ?? 0] as string,
+      "--cluster",
+      opts.clusterDir ?? this.clusterDir,
+    ];
+    return runCli([...args, ...access], opts.timeoutMs);
+  }
+
   async stop(): Promise<void> {
     for (const c of this.clients) c.close();
+    await this.pool?.destroy();
     await Promise.all(this.nodes.map((_, i) => this.kill(i)));
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Runs `dmfs <args>` from the build; kills it (and fails) when it outlives `timeoutMs`. */
+export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  return new Promise((resolveRun, reject) => {
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    proc.stdout.on("data", (b: Buffer) => stdout.push(b));
+    proc.stderr.on("data", (b: Buffer) => stderr.push(b));
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`dmfs ${args.join(" ")} still running after ${timeoutMs} ms`));
+    }, timeoutMs);
+    proc.once("error", reject);
+    proc.once("close", (code) => {
+      clearTimeout(timer);
+      resolveRun({
+        code,
+        stdout: Buffer.concat(stdout).toString(),
+        stderr: Buffer.concat(stderr).toString(),
+      });
+    });
+  });
+}
+
+/**
+ * `size` deterministic pseudo-random bytes from `seed` (the AES-256-CTR keystream of a key derived
+ * from it), produced piece by piece so files of any size never sit in memory.
+ */
+export function seededStream(seed: string, size: number, pieceBytes = 1024 * 1024): Readable {
+  const key = createHash("sha256").update(seed).digest();
+  const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
+  const zeros = Buffer.alloc(pieceBytes);
+  let left = size;
+  return new Readable({
+    read() {
+      if (left === 0) {
+        this.push(null);
+        return;
+      }
+      const n = Math.min(left, pieceBytes);
+      left -= n;
+      this.push(cipher.update(zeros.subarray(0, n)));
+    },
+  });
+}
+
+export async function seededBytes(seed: string, size: number): Promise<Buffer> {
+  const pieces: Buffer[] = [];
+  for await (const piece of seededStream(seed, size)) pieces.push(piece as Buffer);
+  return Buffer.concat(pieces, size);
+}
+
+export async function writeSeededFile(path: string, seed: string, size: number): Promise<void> {
+  await pipeline(seededStream(seed, size), createWriteStream(path));
+}
+
+/** SHA-256 hex of a stream, read piece by piece. */
+export async function sha256Of(source: Readable): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const piece of source) hash.update(piece as Buffer);
+  return hash.digest("hex");
+}
+
+export function sha256OfFile(path: string): Promise<string> {
+  return sha256Of(createReadStream(path, { highWaterMark: 1024 * 1024 }));
 }
