@@ -314,3 +314,14 @@ export async function sha256Of(source: Readable): Promise<string> {
 export function sha256OfFile(path: string): Promise<string> {
   return sha256Of(createReadStream(path, { highWaterMark: 1024 * 1024 }));
 }
+
+/** The demo's shape (0 knows nobody, 1 knows 0, 2 knows 0 and 1) with R=3, W=2: started and fully meshed. */
+export async function startThreeNodeCluster(): Promise<TestCluster> {
+  const cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
+    replication: 3,
+    writeQuorum: 2,
+  });
+  await cluster.startAll();
+  await cluster.waitForMesh();
+  return cluster;
+}

@@ -4,19 +4,19 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNK_SIZE, TestCluster, writeSeededFile } from "../helpers/cluster-harness.ts";
+import {
+  CHUNK_SIZE,
+  startThreeNodeCluster,
+  type TestCluster,
+  writeSeededFile,
+} from "../helpers/cluster-harness.ts";
 
 const CLIENTS = 4;
 const FILES_EACH = 8;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
-    replication: 3,
-    writeQuorum: 2,
-  });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  cluster = await startThreeNodeCluster();
 });
 
 afterAll(async () => {

@@ -5,7 +5,12 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FileClient } from "../../src/client/file-client.ts";
 import { isDmfsError } from "../../src/errors.ts";
-import { seededStream, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
+import {
+  seededStream,
+  startThreeNodeCluster,
+  type TestCluster,
+  waitFor,
+} from "../helpers/cluster-harness.ts";
 
 const ROUNDS = 20;
 const NODES = [0, 1, 2];
@@ -14,12 +19,7 @@ let cluster: TestCluster;
 const clients: FileClient[] = [];
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
-    replication: 3,
-    writeQuorum: 2,
-  });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  cluster = await startThreeNodeCluster();
 });
 
 afterAll(async () => {

@@ -10,7 +10,13 @@ import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CLI, seededStream, sha256Of, TestCluster } from "../helpers/cluster-harness.ts";
+import {
+  CLI,
+  seededStream,
+  sha256Of,
+  startThreeNodeCluster,
+  type TestCluster,
+} from "../helpers/cluster-harness.ts";
 
 const SIZE = 2 * 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -23,12 +29,7 @@ const NODE_LIMIT = 300 * MiB;
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
-    replication: 3,
-    writeQuorum: 2,
-  });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  cluster = await startThreeNodeCluster();
 });
 
 afterAll(async () => {

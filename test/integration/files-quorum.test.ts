@@ -7,17 +7,18 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seededBytes, seededStream, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
+import {
+  seededBytes,
+  seededStream,
+  startThreeNodeCluster,
+  type TestCluster,
+  waitFor,
+} from "../helpers/cluster-harness.ts";
 
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
-    replication: 3,
-    writeQuorum: 2,
-  });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  cluster = await startThreeNodeCluster();
 });
 
 afterAll(async () => {

@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/cluster/placement.ts";
-import { CHUNK_SIZE, seededBytes, seededStream, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
+import {
+  CHUNK_SIZE,
+  seededBytes,
+  seededStream,
+  startThreeNodeCluster,
+  type TestCluster,
+  waitFor,
+} from "../helpers/cluster-harness.ts";
 
 const SIZE = 4 * CHUNK_SIZE + 1234;
 let cluster: TestCluster;
@@ -15,12 +22,7 @@ let original: Buffer;
 let chunkIds: string[];
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
-    replication: 3,
-    writeQuorum: 2,
-  });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  cluster = await startThreeNodeCluster();
   original = await seededBytes("reads", SIZE);
   const files = await cluster.files(0);
   await files.upload(seededStream("reads", SIZE), "reads.bin", 0);

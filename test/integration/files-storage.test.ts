@@ -5,18 +5,19 @@ import { randomUUID } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNK_SIZE, seededStream, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
+import {
+  CHUNK_SIZE,
+  seededStream,
+  startThreeNodeCluster,
+  type TestCluster,
+  waitFor,
+} from "../helpers/cluster-harness.ts";
 
 const NODES = [0, 1, 2];
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
-    replication: 3,
-    writeQuorum: 2,
-  });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  cluster = await startThreeNodeCluster();
 });
 
 afterAll(async () => {
