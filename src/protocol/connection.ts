@@ -4,7 +4,7 @@
 import { EventEmitter } from "node:events";
 import type { TLSSocket } from "node:tls";
 import { DmfsError, type ErrorCode, ErrorCodes, isDmfsError } from "../errors.ts";
-import { encodeFrame, FrameDecoder } from "./frame.ts";
+import { encodeFrame, encodeFrameParts, FrameDecoder } from "./frame.ts";
 import { type Hello, MAX_ERROR_MESSAGE_CHARS, type Message, parseMessage } from "./messages.ts";
 import { allowedFrom } from "./roles.ts";
 
@@ -94,9 +94,15 @@ export class Connection extends EventEmitter<{
   /** Sends one message; resolves once the socket accepts more (backpressure). */
   async send(message: Outgoing): Promise<void> {
     if (this.closed) throw this.closedError();
-    const frame = encodeFrame(message, this.limits);
-    this.counters.bytesOut += frame.length;
-    if (!this.socket.write(frame)) {
+    const parts = encodeFrameParts(message, this.limits);
+    let flowing = true;
+    if (parts.length > 1) this.socket.cork();
+    for (const part of parts) {
+      this.counters.bytesOut += part.length;
+      flowing = this.socket.write(part);
+    }
+    if (parts.length > 1) this.socket.uncork();
+    if (!flowing) {
       await this.drained();
       if (this.closed) throw this.closedError();
     }

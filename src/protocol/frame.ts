@@ -37,6 +37,40 @@ export function encodeFrame(message: Message, limits: FrameLimits): Buffer {
   return frame;
 }
 
+/** A binary `data` field at least this large is written after the frame's head, not copied into it. */
+const SPLIT_PAYLOAD_BYTES = 64 * 1024;
+/** msgpack for the key "data" (fixstr of 4) followed by a bin32 header; the 4 length bytes come last. */
+const DATA_KEY_AND_BIN32 = [0xa4, 0x64, 0x61, 0x74, 0x61, 0xc6];
+
+/**
+ * The same frame as `encodeFrame`, as parts to write one after the other. A message carrying a large
+ * binary `data` field (a chunk) comes as three parts - the length and every other field, the `data` key
+ * and bin32 header, and the caller's bytes themselves - so a chunk reaches the socket without being
+ * copied. The caller must not change or transfer `data` until the socket has taken it.
+ */
+export function encodeFrameParts(
+  message: Message,
+  limits: FrameLimits,
+): Buffer[] | [Buffer, Buffer, Uint8Array] {
+  const data = (message as { data?: unknown }).data;
+  if (!(data instanceof Uint8Array) || data.length < SPLIT_PAYLOAD_BYTES)
+    return [encodeFrame(message, limits)];
+  checkLimits(limits);
+  const { data: _payload, ...rest } = message as Message & { data: Uint8Array };
+  const head = encodeAfterPrefix(rest, FRAME_HEADER_BYTES);
+  const mapHeader = head[FRAME_HEADER_BYTES] as number;
+  // Messages are small maps (fixmap, fewer than 15 fields): one more field is one more in the header.
+  if ((mapHeader & 0xf0) !== 0x80 || (mapHeader & 0x0f) === 0x0f) return [encodeFrame(message, limits)];
+  head[FRAME_HEADER_BYTES] = mapHeader + 1;
+  const dataHeader = Buffer.allocUnsafe(DATA_KEY_AND_BIN32.length + 4);
+  dataHeader.set(DATA_KEY_AND_BIN32, 0);
+  dataHeader.writeUInt32BE(data.length, DATA_KEY_AND_BIN32.length);
+  const bodyLength = head.length - FRAME_HEADER_BYTES + dataHeader.length + data.length;
+  if (bodyLength > limits.maxFrameBytes) throw tooLarge(bodyLength, limits.maxFrameBytes, message.t);
+  head.writeUInt32BE(bodyLength, 0);
+  return [head, dataHeader, data];
+}
+
 /**
  * Cuts a byte stream into frames and decodes each one. Push every chunk read from the connection; each
  * push returns the messages completed by it, in order. Input is kept as a list of the chunks received and

@@ -4,6 +4,7 @@ import { DmfsError } from "../../src/errors.ts";
 import { decode } from "../../src/protocol/codec.ts";
 import {
   encodeFrame,
+  encodeFrameParts,
   FRAME_HEADER_BYTES,
   FRAME_MARGIN_BYTES,
   FrameDecoder,
@@ -216,5 +217,47 @@ describe("FrameDecoder", () => {
       expect(thrown(() => new FrameDecoder({ maxFrameBytes })).code).toBe("E_CONFIG");
       expect(thrown(() => encodeFrame({ t: "ok", re: 1 }, { maxFrameBytes })).code).toBe("E_CONFIG");
     }
+  });
+});
+
+describe("encodeFrameParts", () => {
+  const big = { maxFrameBytes: maxFrameBytesFor(1024 * 1024) };
+  const hex64 = fc.string({ unit: fc.constantFrom(..."0123456789abcdef"), minLength: 64, maxLength: 64 });
+  const withData = fc.oneof(
+    fc.record({
+      t: fc.constant("chunk.put" as const),
+      id: fc.integer({ min: 1, max: 1000 }),
+      chunkId: hex64,
+    }),
+    fc.record({
+      t: fc.constant("file.chunk.write" as const),
+      id: fc.integer({ min: 1, max: 1000 }),
+      chunkId: hex64,
+    }),
+    fc.record({ t: fc.constant("chunk.data" as const), re: fc.integer({ min: 1, max: 1000 }) }),
+  );
+
+  it("writes a large payload as its own part, and the parts decode to the same message as one frame", () => {
+    fc.assert(
+      fc.property(withData, fc.constantFrom(0, 1_000, 65_535, 65_536, 65_537, 300_000), (fields, size) => {
+        const data = Buffer.alloc(size, size % 251);
+        const message = { ...fields, data } as Message;
+        const parts = encodeFrameParts(message, big);
+        if (size >= 64 * 1024) expect(parts[2]).toBe(data); // the caller's bytes, not a copy
+        const decoder = new FrameDecoder(big);
+        const [decoded] = decoder.push(Buffer.concat(parts));
+        expect(parseMessage(decoded)).toEqual(message);
+        // The same frame but for the payload's header, which is always bin32 here (at most 2 bytes more).
+        const extra = Buffer.concat(parts).length - encodeFrame(message, big).length;
+        expect(extra).toBeGreaterThanOrEqual(0);
+        expect(extra).toBeLessThanOrEqual(2);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("refuses a payload that would make the frame larger than the maximum", () => {
+    const data = Buffer.alloc(big.maxFrameBytes);
+    expect(() => encodeFrameParts({ t: "chunk.data", re: 1, data }, big)).toThrow(DmfsError);
   });
 });
