@@ -14,15 +14,11 @@ import { DmfsError } from "../src/errors.ts";
 import { clientOptions } from "../src/protocol/tls.ts";
 import type { CryptoPool } from "../src/workers/crypto-pool.ts";
 import { stopProcess } from "./e2e-cluster.ts";
+import { megabytesPerSecond, sealRate } from "./seal-rate.ts";
 
 const MiB = 1024 * 1024;
 const TLS_SINK = resolve(import.meta.dirname, "e2e-tls-sink.ts");
 const SINK_START_TIMEOUT_MS = 20_000;
-
-/** MB (10^6 bytes) per second. */
-export function megabytesPerSecond(bytes: number, milliseconds: number): number {
-  return bytes / 1e6 / (milliseconds / 1000);
-}
 
 /** Writes `bytes` in 1 MiB blocks to a new file in `dir`, fsyncs it and deletes it: MB/s including the fsync. */
 export async function diskWriteRate(dir: string, bytes: number): Promise<number> {
@@ -78,31 +74,15 @@ export async function smallFileSyncRate(
   }
 }
 
-/** Plaintext MB/s that `pool` seals in `chunkBytes` chunks with every thread busy (two tasks per thread). */
-export async function sealRate(
+/** The pool's seal rate with its code warm: every thread started and compiled before the timing. */
+export async function warmSealRate(
   pool: CryptoPool,
   keys: ChunkKeys,
   chunkBytes: number,
   bytes: number,
 ): Promise<number> {
-  const lanes = pool.threads * 2;
-  // Starts every thread and compiles its hashing code before anything is timed.
-  await Promise.all(Array.from({ length: lanes * 4 }, () => pool.seal(keys, randomBytes(chunkBytes))));
-  const template = randomBytes(chunkBytes);
-  const chunks = Math.ceil(bytes / chunkBytes);
-  let submitted = 0;
-  // Each chunk is a fresh buffer, as seal moves it to a worker; filling it is part of the cost.
-  const lane = async () => {
-    while (submitted < chunks) {
-      const plaintext = Buffer.allocUnsafeSlow(chunkBytes);
-      template.copy(plaintext);
-      plaintext.writeUInt32LE(submitted++, 0);
-      await pool.seal(keys, plaintext);
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: lanes }, lane));
-  return megabytesPerSecond(chunks * chunkBytes, performance.now() - start);
+  await Promise.all(Array.from({ length: pool.threads * 8 }, () => pool.seal(keys, randomBytes(chunkBytes))));
+  return sealRate(pool, keys, chunkBytes, bytes);
 }
 
 /**

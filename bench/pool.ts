@@ -8,6 +8,7 @@ import type { ChunkKeys } from "../src/crypto/chunk-format.ts";
 import { deriveKeys } from "../src/crypto/keys.ts";
 import { CryptoPool } from "../src/workers/crypto-pool.ts";
 import type { BenchRecord, BenchSuite } from "./index.ts";
+import { IN_FLIGHT_PER_THREAD, megabytesPerSecond, sealRate } from "./seal-rate.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -17,7 +18,6 @@ const CHUNK_SIZES = [256 * KiB, MiB, 4 * MiB];
 const BYTES_PER_CASE: Record<Blake3Backend, number> = { wasm: 256 * MiB, noble: 32 * MiB };
 const AES_BYTES_PER_CASE = 256 * MiB;
 // Tasks queued per thread: one running, one waiting, so no thread idles between tasks.
-const IN_FLIGHT_PER_THREAD = 2;
 
 type PoolCase = "seal" | "raw-aes-gcm" | "raw-blake3";
 
@@ -67,29 +67,6 @@ function poolRecord(
 }
 
 /** Plaintext MB (10^6 bytes) sealed per second, with every thread kept busy. */
-async function sealRate(
-  pool: CryptoPool,
-  keys: ChunkKeys,
-  chunkBytes: number,
-  totalBytes: number,
-): Promise<number> {
-  const chunks = Math.ceil(totalBytes / chunkBytes);
-  const template = randomBytes(chunkBytes);
-  let submitted = 0;
-  // Each chunk needs a fresh buffer, as seal moves it to a worker; filling it is part of the cost,
-  // as reading a file into it would be.
-  const lane = async () => {
-    while (submitted < chunks) {
-      const plaintext = Buffer.allocUnsafeSlow(chunkBytes);
-      template.copy(plaintext);
-      plaintext.writeUInt32LE(submitted++, 0);
-      await pool.seal(keys, plaintext);
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: pool.threads * IN_FLIGHT_PER_THREAD }, lane));
-  return megabytesPerSecond(chunks * chunkBytes, performance.now() - start);
-}
 
 // Starts every thread and warms its hashing code before anything is timed.
 async function warmUp(pool: CryptoPool, keys: ChunkKeys): Promise<void> {
@@ -121,8 +98,4 @@ function timedLoop(iterations: number, bytesPerIteration: number, work: () => vo
   const start = performance.now();
   for (let i = 0; i < iterations; i++) work();
   return megabytesPerSecond(iterations * bytesPerIteration, performance.now() - start);
-}
-
-function megabytesPerSecond(bytes: number, milliseconds: number): number {
-  return bytes / 1e6 / (milliseconds / 1000);
 }

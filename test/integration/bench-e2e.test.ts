@@ -7,7 +7,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runClientProcess } from "../../bench/e2e-client.ts";
 import { BenchCluster, requireBuild } from "../../bench/e2e-cluster.ts";
-import { diskWriteRate, loopbackTlsRate, sealRate, smallFileSyncRate } from "../../bench/e2e-limits.ts";
+import {
+  diskWriteRate,
+  loopbackTlsRate,
+  warmSealRate as sealRate,
+  smallFileSyncRate,
+} from "../../bench/e2e-limits.ts";
 import { timedRead, timedUpload } from "../../bench/e2e-transfers.ts";
 import { deriveKeys } from "../../src/crypto/keys.ts";
 import { DmfsError } from "../../src/errors.ts";
