@@ -42,6 +42,10 @@ export function requireTerminal(): void {
  * closes every connection. Fails with E_UNREACHABLE, before touching the screen, when no node answers.
  */
 export async function runMonitor(target: MonitorTarget): Promise<void> {
+  // Ink draws only a final frame when it thinks it runs under CI (it reads CI at import); a person at a
+  // terminal asked for the live view, which requireTerminal has already checked is possible.
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
   // Ink and React load here, not at start-up: every other command is lighter without them.
   const [{ render }, { createElement }, { MonitorApp }, { colorWanted }] = await Promise.all([
     import("ink"),

@@ -46,8 +46,8 @@ afterAll(async () => {
 /**
  * Starts `dmfs <args>` in a new detached session of the given size. A shell around it writes its exit
  * status to a file (tmux here does not always learn a node process's own status) and then keeps the pane
- * open, so that the terminal state the command left behind can still be read. Ink draws nothing live
- * under CI=true, so CI is dropped from the command's environment.
+ * open, so that the terminal state the command left behind can still be read. CI=true is set on
+ * purpose: the monitor must draw live even where that variable is set (Ink alone would not).
  */
 async function startInTmux(
   session: string,
@@ -56,17 +56,7 @@ async function startInTmux(
   args: string[],
   env: string[] = [],
 ): Promise<void> {
-  const dmfs = [
-    "env",
-    "-u",
-    "CI",
-    "-u",
-    "CONTINUOUS_INTEGRATION",
-    ...env,
-    process.execPath,
-    CLI,
-    ...args,
-  ].map(quote);
+  const dmfs = ["env", "CI=true", ...env, process.execPath, CLI, ...args].map(quote);
   const command = `${dmfs.join(" ")}; echo $? > ${quote(join(statusDir, session))}; exec sleep 600`;
   await tmux("new-session", "-d", "-s", session, "-x", String(columns), "-y", String(rows), command);
 }
