@@ -163,6 +163,16 @@ export const nodeMachine = setup({
         const id = `inbound-${context.inboundSeq}`;
         enqueue.spawnChild("inbound", { id, input: { id, conn: event.conn, hello: event.hello } });
         enqueue.assign({ inboundSeq: context.inboundSeq + 1 });
+        // A node that dials us is alive: a link waiting out its backoff to it dials now, and a node we
+        // did not know yet is dialled back without waiting for gossip.
+        const { nodeId, listenAddr } = event.hello;
+        if (event.hello.role !== "node" || !nodeId || !listenAddr) return;
+        const member = context.members[nodeId];
+        if (member?.state === "down" && context.links[member.addr]) {
+          enqueue.sendTo(linkId(member.addr), { type: "link.retry" });
+        } else if (!member) {
+          enqueue.raise({ type: "members.discovered", members: [{ nodeId, addr: listenAddr }] });
+        }
       }),
     },
     "inbound.closed": {

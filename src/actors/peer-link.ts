@@ -42,7 +42,9 @@ export interface LinkReport {
 export type PeerLinkEvent =
   | { type: "link.pong"; rttMs: number }
   | { type: "link.closed"; reason: string | null }
-  | { type: "link.send"; message: Message };
+  | { type: "link.send"; message: Message }
+  /** The peer just connected to us: it is back, so dial now instead of waiting out the backoff. */
+  | { type: "link.retry" };
 
 interface PeerLinkContext extends PeerLinkInput {
   session: LinkSession | null;
@@ -197,6 +199,7 @@ export const peerLinkMachine = setup({
     down: {
       entry: { type: "report", params: { state: "down" } },
       after: { backoff: "connecting" },
+      on: { "link.retry": "connecting" },
     },
     // The address turned out to be this node itself (a bootstrap list that names us): stop quietly.
     self: {

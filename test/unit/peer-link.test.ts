@@ -40,7 +40,7 @@ function fakeSession(nodeId = PEER): LinkSession {
 }
 
 /** Runs a link under a parent that records its reports; `pongs` decides whether heartbeats are answered. */
-function run(connect: () => Promise<LinkSession>, pongs: { on: boolean }) {
+function run(connect: () => Promise<LinkSession>, pongs: { on: boolean }, linkTiming = timing) {
   const reports: LinkReport[] = [];
   const link = peerLinkMachine.provide({
     actors: {
@@ -55,7 +55,7 @@ function run(connect: () => Promise<LinkSession>, pongs: { on: boolean }) {
     },
   });
   const parent = setup({ actors: { link } }).createMachine({
-    invoke: { src: "link", input: { addr: "127.0.0.1:1", selfNodeId: SELF, timing } },
+    invoke: { id: "link", src: "link", input: { addr: "127.0.0.1:1", selfNodeId: SELF, timing: linkTiming } },
     on: { "*": { actions: ({ event }) => reports.push(event as unknown as LinkReport) } },
   });
   const actor = createActor(parent).start();
@@ -100,6 +100,25 @@ describe("peer link", () => {
     pongs.on = true;
     const seen = reports.length;
     await until("alive again", () => reports.slice(seen).some((r) => r.state === "alive"));
+    actor.stop();
+  });
+
+  it("dials again at once, without waiting out a long backoff, when told the peer is back", async () => {
+    let attempts = 0;
+    const slow = { ...timing, backoffBaseMs: 60_000, backoffMaxMs: 60_000 };
+    const { reports, actor, until } = run(
+      async () => {
+        attempts++;
+        if (attempts === 1) throw new Error("connection refused");
+        return fakeSession();
+      },
+      { on: true },
+      slow,
+    );
+    await until("down", () => reports.some((r) => r.state === "down"));
+    actor.getSnapshot().children.link?.send({ type: "link.retry" });
+    await until("alive", () => reports.some((r) => r.state === "alive"));
+    expect(attempts).toBe(2);
     actor.stop();
   });
 
