@@ -184,10 +184,3 @@ export const nodeMachine = setup({
 export function linkId(addr: string): string {
   return `link:${addr}`;
 }
-
-/** Members as they would be listed in status: the alive/suspect/down view of each known node. */
-export function membersOf(context: NodeContext): Member[] {
-  return Object.values(context.members).sort((a, b) => a.addr.localeCompare(b.addr));
-}
-
-export type NodeActorContext = NodeContext;
