@@ -55,7 +55,8 @@ beforeAll(async () => {
 afterAll(async () => {
   db.close();
   await pool.destroy();
-  await rm(dir, { recursive: true, force: true });
+  // Copies beyond the write quorum may still be landing in the store: let rm retry past them.
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 });
 
 function gateway(peers: Record<string, FakePeer | undefined>, opts = { replication: 3, writeQuorum: 2 }) {
