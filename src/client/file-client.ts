@@ -275,12 +275,18 @@ export class FileClient {
       }
     };
     fill();
-    while (queue.length > 0) {
-      const plaintext = await (queue.shift() as Promise<Uint8Array>);
-      fill();
-      if (!out.write(plaintext)) await once(out, "drain");
-      written += plaintext.length;
-      progress?.(written);
+    try {
+      while (queue.length > 0) {
+        const plaintext = await (queue.shift() as Promise<Uint8Array>);
+        fill();
+        if (!out.write(plaintext)) await once(out, "drain");
+        written += plaintext.length;
+        progress?.(written);
+      }
+    } catch (err) {
+      // Let the fetches and pool tasks still under way finish before the caller tears the pool down.
+      await Promise.allSettled(queue);
+      throw err;
     }
   }
 }

@@ -34,6 +34,7 @@ function movable(view: Uint8Array, opts: TransferOptions): Uint8Array<ArrayBuffe
 export class CryptoPool {
   readonly #pool: Piscina<CryptoTask, unknown>;
   readonly #threads: number;
+  #destroyed = false;
 
   constructor(opts: CryptoPoolOptions = {}) {
     this.#threads = opts.threads ?? availableParallelism();
@@ -43,6 +44,12 @@ export class CryptoPool {
       minThreads: this.#threads,
       maxThreads: this.#threads,
       workerData,
+    });
+    // Piscina reports a reply that arrives for a task it no longer tracks (one finishing after destroy)
+    // as an 'error' event; unheard, that would crash the process. Every task's own failure reaches its
+    // caller anyway, so after destroy such an event is dropped, and before it only warned about.
+    this.#pool.on("error", (err: Error) => {
+      if (!this.#destroyed) process.emitWarning(err);
     });
   }
 
@@ -83,6 +90,7 @@ export class CryptoPool {
   }
 
   destroy(): Promise<void> {
+    this.#destroyed = true;
     return this.#pool.destroy();
   }
 
