@@ -3,7 +3,8 @@
 import { formatBytes } from "./format.ts";
 
 export interface ProgressBar {
-  update(doneBytes: number): void;
+  /** `totalBytes`, when given, replaces the size the bar was made with (a read learns it late). */
+  update(doneBytes: number, totalBytes?: number): void;
   finish(): void;
 }
 
@@ -28,7 +29,8 @@ export function progressBar(
     stream.write(`\r${label} ${bar}${formatBytes(done)}${of}  ${rate.toFixed(1)} MB/s\x1b[K`);
   };
   return {
-    update(bytes) {
+    update(bytes, total) {
+      if (total !== undefined) totalBytes = total;
       done = bytes;
       const now = performance.now();
       if (now - lastDraw >= 100) {

@@ -19,11 +19,11 @@ export function readCommand(): Command {
     .option("-o, --output <file>", "write to this file instead of stdout")
     .action(async (keyOrPath: string, o: ClusterAccessOptions & { output?: string }) => {
       await withFileClient(o, async (files) => {
-        const entry = await files.resolve(keyOrPath);
-        const bar = progressBar(`read ${keyOrPath.slice(0, 40)}`, entry.size);
+        // The read itself resolves the key or path once and reports the size with its progress.
+        const bar = progressBar(`read ${keyOrPath.slice(0, 40)}`, undefined);
         if (!o.output) {
           try {
-            await files.read(keyOrPath, process.stdout, (n) => bar.update(n));
+            await files.read(keyOrPath, process.stdout, (n, total) => bar.update(n, total));
           } catch (err) {
             // The reader of our stdout went away (`dmfs read x | head`): it has what it wanted.
             if ((err as NodeJS.ErrnoException).code === "EPIPE") return;
@@ -35,7 +35,7 @@ export function readCommand(): Command {
         const out = await openPartial(o.output);
         const temp = out.path as string;
         try {
-          await files.read(keyOrPath, out, (n) => bar.update(n));
+          await files.read(keyOrPath, out, (n, total) => bar.update(n, total));
           out.end();
           await finished(out);
           await rename(temp, o.output);

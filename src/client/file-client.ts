@@ -26,7 +26,8 @@ export const DEFAULT_WINDOW = 8;
  */
 export const READ_WINDOW = 4;
 
-export type Progress = (doneBytes: number) => void;
+/** Bytes done so far, and the file's size once it is known (a read learns it from the catalog). */
+export type Progress = (doneBytes: number, totalBytes?: number) => void;
 
 export interface UploadResult {
   key: string;
@@ -126,7 +127,8 @@ export class FileClient {
       resolve: async () => ({ entry: await this.resolve(keyOrPath) }),
       manifest: async (w: ReadWork) => ({ manifest: await this.fetchManifest(w.entry as CatalogEntry) }),
       stream: async (w: ReadWork) => {
-        await this.receiveChunks(w.manifest as Manifest, out, progress);
+        const size = (w.manifest as Manifest).size;
+        await this.receiveChunks(w.manifest as Manifest, out, progress && ((n) => progress(n, size)));
         return {};
       },
     };
