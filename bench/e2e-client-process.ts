@@ -29,6 +29,15 @@ const clusterDirModule = (await import(
   built("cluster/cluster-dir.js")
 )) as typeof import("../src/cluster/cluster-dir.ts");
 const keysModule = (await import(built("crypto/keys.js"))) as typeof import("../src/crypto/keys.ts");
+const { clientPoolThreads } = (await import(
+  built("cli/file-session.js")
+)) as typeof import("../src/cli/file-session.ts");
+const { tuneGarbageCollection } = (await import(
+  built("cli/garbage-collection.js")
+)) as typeof import("../src/cli/garbage-collection.ts");
+
+// As `dmfs upload` and `dmfs read` run: the same garbage collection and the same number of pool threads.
+tuneGarbageCollection();
 
 const transfer = JSON.parse(process.argv[2] ?? "null") as ClientTransfer | null;
 if (transfer === null) throw new DmfsError("E_USAGE", "e2e-client-process needs the transfer as JSON.");
@@ -38,7 +47,7 @@ const keys = keysModule.deriveKeys(
   await keysModule.loadDataKey(clusterDirModule.loadDataKeyPath(transfer.clusterDir)),
 );
 const gateway = await NodeClient.connect([transfer.gateway], { identity, chunkSize: transfer.chunkSize });
-const pool = new CryptoPool();
+const pool = new CryptoPool({ threads: clientPoolThreads() });
 try {
   // Starts every thread and compiles its hashing code, without touching the cluster.
   await Promise.all(Array.from({ length: pool.threads * 2 }, () => pool.seal(keys, randomBytes(MiB))));

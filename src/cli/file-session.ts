@@ -19,12 +19,16 @@ export async function withFileClient<T>(
     identity: access.identity,
     chunkSize: access.chunkSize,
   });
-  // One core stays with the main thread (TLS, sockets, files); the others seal and open chunks.
-  const pool = new CryptoPool({ threads: Math.max(1, availableParallelism() - 1) });
+  const pool = new CryptoPool({ threads: clientPoolThreads() });
   try {
     return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
   } finally {
     gateway.close();
     await pool.destroy();
   }
+}
+
+/** One core stays with the main thread (TLS, sockets, files); the others seal and open chunks. */
+export function clientPoolThreads(): number {
+  return Math.max(1, availableParallelism() - 1);
 }

@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { deleteCommand } from "./delete.ts";
 import { demoCommand } from "./demo.ts";
+import { tuneGarbageCollection } from "./garbage-collection.ts";
 import { initCommand } from "./init.ts";
 import { lsCommand } from "./ls.ts";
 import { monitorCommand } from "./monitor.ts";
@@ -32,6 +33,7 @@ const program = new Command()
   .addCommand(demoCommand());
 
 async function main(argv: string[]): Promise<void> {
+  tuneGarbageCollection();
   try {
     await program.parseAsync(argv);
   } catch (err) {
