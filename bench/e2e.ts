@@ -10,6 +10,7 @@ import type { FileClient } from "../src/client/file-client.ts";
 import { deriveKeys } from "../src/crypto/keys.ts";
 import { DmfsError } from "../src/errors.ts";
 import { CryptoPool } from "../src/workers/crypto-pool.ts";
+import { cliUpload } from "./e2e-cli-upload.ts";
 import { runClientProcess } from "./e2e-client.ts";
 import { BenchCluster, CHUNK_SIZE, type Placement, pollUntil, requireBuild } from "./e2e-cluster.ts";
 import { CpuMeter } from "./e2e-cpu.ts";
@@ -157,6 +158,7 @@ async function runReplicated(cluster: BenchCluster, pool: CryptoPool, limits: Li
     await measureRead(setup, file, limits, report);
     uploaded.push(file);
   }
+  await measureCliUpload(setup, GiB, limits, report);
   await measureSmallFiles(setup, files, report);
   await measureGatewayWithoutCopies(cluster, pool, uploaded, limits, report);
 }
@@ -226,6 +228,36 @@ async function measureUpload(
     );
   }
   return { key: client.key, seed, size };
+}
+
+/**
+ * Uploads a generated file with the `dmfs upload` command itself, for its peak memory over its whole
+ * life next to the target; waits until every copy landed so the next case starts on a quiet cluster.
+ */
+async function measureCliUpload(setup: Setup, size: number, limits: Limits, report: Report): Promise<void> {
+  const seed = `${setup.name}/cli-${sizeLabel(size).replace(" ", "")}`;
+  const before = await chunkCounts(setup);
+  const { clusterDir, gateway } = transferBase(setup, seed, size);
+  const result = await cliUpload({ workDir: setup.cluster.dir, clusterDir, gateway, seed, bytes: size });
+  await waitForCopies(setup, before, Math.ceil(size / CHUNK_SIZE) + 1, seed);
+  const MBps = megabytesPerSecond(size, result.milliseconds);
+  const limitMBps = limits.diskMBps / setup.cluster.placement.replication;
+  report(
+    record("cli-upload", {
+      ...setupFields(setup),
+      bytes: size,
+      MBps,
+      limitMBps,
+      ratio: MBps / limitMBps,
+      peakRssMiB: result.peakRssMiB,
+      target: `<${TARGETS.clientPeakRssMiB} MiB`,
+      met: yesNo(result.peakRssMiB !== null && result.peakRssMiB < TARGETS.clientPeakRssMiB),
+    }),
+  );
+  note(
+    `dmfs upload of ${sizeLabel(size)} (${setup.name}): peak RSS ${result.peakRssMiB?.toFixed(0) ?? "?"} MiB ` +
+      "over the command's whole life, start-up included",
+  );
 }
 
 /** Reads a file from a fresh client process through the setup's gateway, checking every piece. */

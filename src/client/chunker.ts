@@ -2,16 +2,20 @@
 // consumer asks for chunks, so a file of any size passes through a window of at most one chunk here.
 import type { Readable } from "node:stream";
 import { DmfsError } from "../errors.ts";
+import type { BufferRecycler } from "./buffer-recycler.ts";
 
 /**
  * Yields `chunkSize`-byte chunks of `source` (the last one shorter; nothing for an empty source).
  * Each chunk owns its whole ArrayBuffer (byteOffset 0) so it can be transferred to a worker thread.
  * Input bytes are copied once, except the final partial chunk, which is copied again into a buffer of
- * its exact length (Node 20 has no ArrayBuffer.prototype.transfer to shrink it in place).
+ * its exact length (Node 20 has no ArrayBuffer.prototype.transfer to shrink it in place). Full-size
+ * buffers come from `buffers` when given (the caller gives them back once done with a chunk), and the
+ * one a final partial chunk was copied out of goes straight back to it.
  */
 export async function* chunkStream(
   source: AsyncIterable<Uint8Array> | Readable,
   chunkSize: number,
+  buffers?: BufferRecycler,
 ): AsyncGenerator<Uint8Array<ArrayBuffer>> {
   if (!Number.isSafeInteger(chunkSize) || chunkSize <= 0) {
     throw new DmfsError("E_CONFIG", `chunk size must be a positive whole number of bytes, got ${chunkSize}`, {
@@ -29,7 +33,7 @@ export async function* chunkStream(
     }
     let consumed = 0;
     while (consumed < piece.byteLength) {
-      chunk ??= new Uint8Array(chunkSize);
+      chunk ??= buffers?.size === chunkSize ? buffers.take() : new Uint8Array(chunkSize);
       const take = Math.min(chunkSize - filled, piece.byteLength - consumed);
       chunk.set(piece.subarray(consumed, consumed + take), filled);
       filled += take;
@@ -42,5 +46,9 @@ export async function* chunkStream(
     }
   }
   // A chunk is only allocated once there are bytes for it, so a pending one is never empty.
-  if (chunk !== undefined) yield chunk.slice(0, filled);
+  if (chunk !== undefined) {
+    const last = chunk.slice(0, filled);
+    buffers?.give(chunk);
+    yield last;
+  }
 }

@@ -9,11 +9,13 @@ import { readMachine } from "../actors/read.ts";
 import { uploadMachine } from "../actors/upload.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
 import { type FileMeta, openMeta, pathIdOf, sealMeta } from "../crypto/catalog-crypto.ts";
+import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import { FileKeyBuilder } from "../crypto/file-key.ts";
 import type { DataKeys } from "../crypto/keys.ts";
 import { DmfsError } from "../errors.ts";
 import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { BufferRecycler } from "./buffer-recycler.ts";
 import { chunkStream } from "./chunker.ts";
 import { decodeManifest, encodeManifest, type Manifest } from "./manifest.ts";
 import type { NodeClient } from "./node-client.ts";
@@ -52,13 +54,20 @@ export interface StatResult {
 }
 
 export class FileClient {
+  /** Plaintext chunk buffers, back from the pool after sealing, and stored ones, back after the gateway took them. */
+  readonly #plaintexts: BufferRecycler;
+  readonly #storeds: BufferRecycler;
+
   constructor(
     private readonly gateway: NodeClient,
     private readonly pool: CryptoPool,
     private readonly keys: DataKeys,
     private readonly chunkSize: number,
     private readonly window = DEFAULT_WINDOW,
-  ) {}
+  ) {
+    this.#plaintexts = new BufferRecycler(chunkSize, window);
+    this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, window);
+  }
 
   async upload(
     source: Readable | AsyncIterable<Uint8Array>,
@@ -241,16 +250,20 @@ export class FileClient {
     const hs: Uint8Array[] = [];
     let size = 0;
     let sent = 0;
-    await boundedParallel(chunkStream(source, this.chunkSize), this.window, async (plaintext, i) => {
+    const plaintexts = chunkStream(source, this.chunkSize, this.#plaintexts);
+    await boundedParallel(plaintexts, this.window, async (plaintext, i) => {
       const length = plaintext.length;
       size += length;
-      const sealed = await this.pool.seal(this.keys, plaintext);
+      const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
+      this.#plaintexts.give(sealed.plaintext);
       hs[i] = sealed.h;
       chunks[i] = [sealed.chunkId, sealed.stored.length];
       await this.gateway.request(
         { t: "file.chunk.write", chunkId: sealed.chunkId, data: sealed.stored },
         "ok",
       );
+      // The gateway has the whole frame once it answers, so the socket is done with these bytes.
+      this.#storeds.give(sealed.stored);
       sent += length;
       progress?.(sent);
     });

@@ -22,14 +22,24 @@ export type SealedChunk = {
   h: Uint8Array;
 };
 
-/** Same plaintext under the same keys gives the same bytes, so equal chunks deduplicate. */
-export function sealChunk(hasher: Blake3, keys: ChunkKeys, plaintext: Uint8Array): SealedChunk {
+/**
+ * Same plaintext under the same keys gives the same bytes, so equal chunks deduplicate. The stored
+ * bytes are written into `into` when it is exactly their length (a buffer reused from an earlier chunk),
+ * else into a new buffer.
+ */
+export function sealChunk(
+  hasher: Blake3,
+  keys: ChunkKeys,
+  plaintext: Uint8Array,
+  into?: Uint8Array<ArrayBuffer>,
+): SealedChunk {
   const h = hasher.keyedHash(keys.chunk, plaintext);
   const nonce = h.subarray(0, NONCE_BYTES);
   const cipher = createCipheriv("aes-256-gcm", keys.enc, nonce);
+  const length = plaintext.length + CHUNK_OVERHEAD_BYTES;
   // allocUnsafeSlow: every byte is written below, and the buffer must own its memory so it can be
   // transferred between threads (allocUnsafe may hand out a slice of Node's shared pool).
-  const stored = Buffer.allocUnsafeSlow(plaintext.length + CHUNK_OVERHEAD_BYTES);
+  const stored = into?.byteLength === length ? into : Buffer.allocUnsafeSlow(length);
   stored.set(nonce, 0);
   stored.set(cipher.update(plaintext), NONCE_BYTES);
   cipher.final();

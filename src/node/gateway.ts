@@ -7,7 +7,7 @@ import { placeWrite, rankNodes } from "../cluster/placement.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import type { FileCommit } from "../protocol/messages.ts";
-import type { Catalog } from "../store/catalog.ts";
+import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Logger } from "./logger.ts";
@@ -19,7 +19,8 @@ export interface GatewayOptions {
   replication: number;
   writeQuorum: number;
   store: ChunkStore;
-  catalog: Catalog;
+  /** Catalog writes, committed in groups. */
+  catalogWrites: CatalogGroupCommit;
   pool: CryptoPool;
   clock: HybridClock;
   activity: Activity;
@@ -98,10 +99,11 @@ export class Gateway {
       meta: req.meta,
     };
     const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
+    const local = this.o.catalogWrites.apply([entry]);
     await this.quorum(
       [
         async () => {
-          this.o.catalog.apply(entry);
+          await local;
         },
         ...peers.map((p) => async () => {
           const conn = this.connectionTo(p.nodeId);
@@ -110,6 +112,9 @@ export class Gateway {
       ],
       `catalog entry ${req.pathId.slice(0, 12)}`,
     );
+    // The client may read through this gateway next: its own catalog has the entry before the answer
+    // (had the local write failed, W others hold it and the quorum has logged the failure).
+    await local.catch(() => undefined);
     if (req.deleted) this.o.activity.deletes++;
     else this.o.activity.uploads++;
     return entry;

@@ -13,6 +13,7 @@ import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { Catalog } from "../store/catalog.ts";
+import { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import { ChunkStore } from "../store/chunk-store.ts";
 import { MemberTable } from "../store/members.ts";
 import { NodeDatabase } from "../store/node-database.ts";
@@ -62,6 +63,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const nodeId = loadOrCreateNodeId(opts.root);
   const db = NodeDatabase.open(opts.root);
   const catalog = new Catalog(db);
+  const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
   // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
@@ -127,7 +129,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     replication: opts.replication,
     writeQuorum: opts.writeQuorum,
     store,
-    catalog,
+    catalogWrites,
     pool,
     clock,
     activity,
@@ -151,7 +153,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         log: (msg, fields) => log.warn(fields, msg),
       }),
       inbound: createInboundServer(
-        createRequestHandler({ store, catalog, pool, status, gateway, clock, activity }),
+        createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {

@@ -5,6 +5,7 @@ import type { HybridClock } from "../cluster/hlc.ts";
 import { DmfsError } from "../errors.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
+import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Gateway } from "./gateway.ts";
@@ -15,6 +16,7 @@ const ALL_BUCKETS = Array.from({ length: 256 }, (_, i) => i);
 export interface NodeServices {
   store: ChunkStore;
   catalog: Catalog;
+  catalogWrites: CatalogGroupCommit;
   pool: CryptoPool;
   status: StatusPublisher;
   gateway: Gateway;
@@ -23,7 +25,7 @@ export interface NodeServices {
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
-  const { store, catalog, pool, status, gateway, clock, activity } = services;
+  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
@@ -58,7 +60,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
       }
       case "catalog.push":
         for (const e of m.entries) clock.observe(e.hlc);
-        catalog.applyMany(m.entries);
+        await catalogWrites.apply(m.entries);
         return { t: "ok", re: m.id };
       case "catalog.digest":
         return { t: "catalog.digest.reply", re: m.id, buckets: catalog.bucketDigests() };

@@ -56,10 +56,20 @@ export class Catalog {
 
   /** Applies every entry in one transaction; returns how many won and were stored. */
   applyMany(entries: Iterable<CatalogEntry>): number {
+    return this.applyEach(entries).filter(Boolean).length;
+  }
+
+  /**
+   * Applies every entry in one transaction, in order (a later entry for the same path competes with
+   * an earlier one); whether each won and was stored.
+   */
+  applyEach(entries: Iterable<CatalogEntry>): boolean[] {
+    const won: boolean[] = [];
     const replacements = this.db.write(() => {
       const stored: Replacement[] = [];
       for (const entry of entries) {
         const replacement = this.store(entry);
+        won.push(replacement !== undefined);
         if (replacement) stored.push(replacement);
       }
       return stored;
@@ -70,7 +80,7 @@ export class Catalog {
       if (previous !== undefined) this.tally[previous.deleted ? "tombstones" : "files"]--;
       this.tally[next.deleted ? "tombstones" : "files"]++;
     }
-    return replacements.length;
+    return won;
   }
 
   get(pathId: string): CatalogEntry | undefined {

@@ -59,11 +59,19 @@ export class CryptoPool {
 
   /**
    * Encrypts one chunk. `plaintext` is transferred to the worker and is detached (empty) afterwards,
-   * unless it is a partial view of a larger buffer, which is copied once instead.
+   * unless it is a partial view of a larger buffer, which is copied once instead; the result hands it
+   * back as `plaintext`, so its memory can hold the next chunk. `into`, a buffer whose contents are no
+   * longer needed, is transferred too and receives the stored bytes when it is exactly their length.
    */
-  seal(keys: ChunkKeys, plaintext: Uint8Array): Promise<SealedChunk> {
+  seal(
+    keys: ChunkKeys,
+    plaintext: Uint8Array,
+    into?: Uint8Array<ArrayBuffer>,
+  ): Promise<SealedChunk & { plaintext: Uint8Array<ArrayBuffer> }> {
     const moved = transferable(plaintext);
-    return this.#run({ op: "seal", keys: { chunk: keys.chunk, enc: keys.enc }, plaintext: moved }, moved);
+    const task: CryptoTask = { op: "seal", keys: { chunk: keys.chunk, enc: keys.enc }, plaintext: moved };
+    if (into === undefined || into.buffer === moved.buffer) return this.#run(task, [moved]);
+    return this.#run({ ...task, into }, [moved, into]);
   }
 
   /** Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext). */
@@ -74,10 +82,9 @@ export class CryptoPool {
     opts: TransferOptions = {},
   ): Promise<Uint8Array<ArrayBuffer>> {
     const moved = movable(stored, opts);
-    return this.#run(
-      { op: "open", keys: { chunk: keys.chunk, enc: keys.enc }, stored: moved, chunkId },
+    return this.#run({ op: "open", keys: { chunk: keys.chunk, enc: keys.enc }, stored: moved, chunkId }, [
       moved,
-    );
+    ]);
   }
 
   /** Unkeyed BLAKE3 as a 64-char hex id; the bytes travel to the worker and come back in `bytes`. */
@@ -86,7 +93,7 @@ export class CryptoPool {
     opts: TransferOptions = {},
   ): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
     const moved = movable(bytes, opts);
-    return this.#run({ op: "hash", bytes: moved }, moved);
+    return this.#run({ op: "hash", bytes: moved }, [moved]);
   }
 
   destroy(): Promise<void> {
@@ -94,9 +101,9 @@ export class CryptoPool {
     return this.#pool.destroy();
   }
 
-  async #run<Result>(task: CryptoTask, moved: Uint8Array<ArrayBuffer>): Promise<Result> {
+  async #run<Result>(task: CryptoTask, moved: Uint8Array<ArrayBuffer>[]): Promise<Result> {
     try {
-      return (await this.#pool.run(task, { transferList: [moved.buffer] })) as Result;
+      return (await this.#pool.run(task, { transferList: moved.map((view) => view.buffer) })) as Result;
     } catch (err) {
       throw deserializeError(err);
     }

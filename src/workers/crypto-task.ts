@@ -7,7 +7,7 @@ import { DmfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
 export type CryptoWorkerData = { backend: Blake3Backend };
 
 export type CryptoTask =
-  | { op: "seal"; keys: ChunkKeys; plaintext: Uint8Array }
+  | { op: "seal"; keys: ChunkKeys; plaintext: Uint8Array; into?: Uint8Array<ArrayBuffer> }
   | { op: "open"; keys: ChunkKeys; stored: Uint8Array; chunkId: string }
   | { op: "hash"; bytes: Uint8Array };
 

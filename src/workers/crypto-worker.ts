@@ -17,18 +17,23 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
   try {
     switch (task.op) {
       case "seal": {
-        const { stored, chunkId, h } = sealChunk(hasher, task.keys, task.plaintext);
+        const { plaintext } = task;
+        const { stored, chunkId, h } = sealChunk(hasher, task.keys, plaintext, task.into);
         const movedStored = transferable(stored);
-        return moveBack({ stored: movedStored, chunkId, h }, movedStored.buffer);
+        // The plaintext goes back too, so the caller can fill it with the next chunk.
+        return moveBack({ stored: movedStored, chunkId, h, plaintext }, [
+          movedStored.buffer,
+          plaintext.buffer as ArrayBuffer,
+        ]);
       }
       case "open": {
         const plaintext = transferable(openChunk(hasher, task.keys, task.stored, task.chunkId));
-        return moveBack(plaintext, plaintext.buffer);
+        return moveBack(plaintext, [plaintext.buffer]);
       }
       case "hash": {
         // The view may sit inside a larger buffer that was transferred whole; it goes back the same way.
         const { bytes } = task;
-        return moveBack({ id: chunkIdOf(hasher, bytes), bytes }, bytes.buffer as ArrayBuffer);
+        return moveBack({ id: chunkIdOf(hasher, bytes), bytes }, [bytes.buffer as ArrayBuffer]);
       }
     }
   } catch (err) {
@@ -36,7 +41,7 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
   }
 }
 
-// Piscina transfers only what a moved result names, so a result object names its big buffer.
-function moveBack(value: object, buffer: ArrayBuffer): unknown {
-  return move({ [transferableSymbol]: [buffer], [valueSymbol]: value });
+// Piscina transfers only what a moved result names, so a result object names its big buffers.
+function moveBack(value: object, buffers: ArrayBuffer[]): unknown {
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: value });
 }

@@ -88,6 +88,19 @@ describe("a sealed chunk", () => {
     expect(bytesToHex(changed.stored.subarray(0, 12))).not.toBe(bytesToHex(base.stored.subarray(0, 12)));
   });
 
+  it("is written into a given buffer of exactly its length, and into a new one otherwise", () => {
+    const plaintext = randomBytes(500);
+    const expected = sealChunk(wasm, keys, plaintext);
+    const into = new Uint8Array(528).fill(0xee);
+    const sealed = sealChunk(wasm, keys, plaintext, into);
+    expect(sealed.stored).toBe(into);
+    expect(Buffer.from(into).equals(Buffer.from(expected.stored))).toBe(true);
+    const wrongLength = new Uint8Array(600);
+    const other = sealChunk(wasm, keys, plaintext, wrongLength);
+    expect(other.stored).not.toBe(wrongLength);
+    expect(other.chunkId).toBe(expected.chunkId);
+  });
+
   it("of an empty plaintext is 28 bytes and opens to nothing", () => {
     const { stored, chunkId } = sealChunk(wasm, keys, new Uint8Array(0));
     expect(stored).toHaveLength(CHUNK_OVERHEAD_BYTES);

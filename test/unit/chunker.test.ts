@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { BufferRecycler } from "../../src/client/buffer-recycler.ts";
 import { chunkStream } from "../../src/client/chunker.ts";
 import { isDmfsError } from "../../src/errors.ts";
 
@@ -145,5 +146,40 @@ describe("chunkStream", () => {
     expect(total).toBe(256 * 1024 * 1024);
     expect(count).toBe(256);
     expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it("fills buffers given back to its recycler instead of allocating, and hands back a partial chunk's", async () => {
+    const recycler = new BufferRecycler(CHUNK, 2);
+    const input = randomBytes(3 * CHUNK + 10);
+    const seen = new Set<ArrayBufferLike>();
+    const out: Uint8Array[] = [];
+    for await (const chunk of chunkStream(pieces(input, [100, CHUNK + 7]), CHUNK, recycler)) {
+      out.push(Buffer.from(chunk)); // a copy: the chunk's buffer is about to be reused
+      if (chunk.byteLength === CHUNK) {
+        seen.add(chunk.buffer);
+        recycler.give(chunk);
+      }
+    }
+    expect(Buffer.from(concat(out)).equals(input)).toBe(true);
+    expect(out.map((c) => c.byteLength)).toEqual([CHUNK, CHUNK, CHUNK, 10]);
+    expect(seen.size).toBe(1); // every full chunk was cut into the same, recycled buffer
+    // The partial chunk was copied out of a full-size buffer, which went back to the recycler.
+    expect(recycler.spare()?.buffer).toBe([...seen][0]);
+  });
+});
+
+describe("BufferRecycler", () => {
+  it("keeps at most its limit of whole buffers of its size, and allocates when it has none", () => {
+    const recycler = new BufferRecycler(16, 2);
+    expect(recycler.spare()).toBeUndefined();
+    const fresh = recycler.take();
+    expect(fresh.byteLength).toBe(16);
+    expectOwnsItsBuffer(fresh);
+    recycler.give(new Uint8Array(8)); // wrong size
+    recycler.give(new Uint8Array(32).subarray(0, 16)); // not a whole buffer
+    expect(recycler.spare()).toBeUndefined();
+    const [a, b, c] = [new Uint8Array(16), new Uint8Array(16), new Uint8Array(16)];
+    for (const buffer of [a, b, c]) recycler.give(buffer);
+    expect([recycler.spare(), recycler.spare(), recycler.spare()]).toEqual([b, a, undefined]);
   });
 });

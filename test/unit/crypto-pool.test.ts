@@ -48,6 +48,22 @@ describe("the crypto pool", () => {
     },
   );
 
+  it("hands the plaintext back and seals into a spare buffer of the right length", async () => {
+    const plaintext = randomBytes(CHUNK_SIZE);
+    const reference = sealChunk(await loadBlake3("noble"), keys, plaintext);
+    const spare = new Uint8Array(CHUNK_SIZE + 28).fill(9);
+    const sent = Buffer.from(plaintext);
+    const sealed = await pool.seal(keys, sent, spare);
+    expect(spare.byteLength).toBe(0); // moved to the worker
+    expect(Buffer.from(sealed.plaintext).equals(plaintext)).toBe(true);
+    expect(Buffer.from(sealed.stored).equals(Buffer.from(reference.stored))).toBe(true);
+    // A spare of another length is not used: the result is still right.
+    const small = randomBytes(100);
+    const again = await pool.seal(keys, Buffer.from(small), new Uint8Array(CHUNK_SIZE + 28));
+    expect(again.stored).toHaveLength(128);
+    expect(Buffer.from(await pool.open(keys, again.stored, again.chunkId)).equals(small)).toBe(true);
+  });
+
   it("moves the caller's plaintext into the worker instead of copying it", async () => {
     const plaintext = new Uint8Array(CHUNK_SIZE).fill(7);
     const sealed = await pool.seal(keys, plaintext);

@@ -16,6 +16,7 @@ import type { MeshView } from "../../src/node/mesh-view.ts";
 import type { Connection } from "../../src/protocol/connection.ts";
 import type { Message } from "../../src/protocol/messages.ts";
 import { Catalog } from "../../src/store/catalog.ts";
+import { CatalogGroupCommit } from "../../src/store/catalog-group-commit.ts";
 import { ChunkStore } from "../../src/store/chunk-store.ts";
 import { NodeDatabase } from "../../src/store/node-database.ts";
 import { CryptoPool } from "../../src/workers/crypto-pool.ts";
@@ -80,7 +81,7 @@ function gateway(peers: Record<string, FakePeer | undefined>, opts = { replicati
     mesh,
     ...opts,
     store,
-    catalog,
+    catalogWrites: new CatalogGroupCommit(catalog),
     pool,
     clock: new HybridClock(Date.now),
     activity,
