@@ -47,6 +47,8 @@ export class ChunkStore {
   readonly #idQueues = new Map<string, Promise<void>>();
   /** Shard directories being created, so a second put waits until the first has made them durable. */
   readonly #creatingDirs = new Map<string, Promise<void>>();
+  /** Shard directories known to exist: a put into one skips creating it. */
+  readonly #knownDirs = new Set<string>();
 
   private constructor(root: string, hash: ChunkHasher) {
     this.root = root;
@@ -208,7 +210,14 @@ export class ChunkStore {
       step = { operation: "create chunk directory", path: dirname(path) };
       await this.#ensureDir(dirname(path));
       step = { operation: "move chunk file into place at", path };
-      await rename(tmpPath, path);
+      await rename(tmpPath, path).catch(async (err: unknown) => {
+        if (errnoOf(err) !== "ENOENT" || !this.#knownDirs.has(dirname(path))) throw err;
+        this.#knownDirs.delete(shard1);
+        this.#knownDirs.delete(dirname(path));
+        await this.#ensureDir(shard1);
+        await this.#ensureDir(dirname(path));
+        await rename(tmpPath, path);
+      });
     } catch (err) {
       // The original failure is what the caller needs; a temp file we cannot remove goes at the next open.
       await rm(tmpPath, { force: true }).catch(() => {});
@@ -219,14 +228,20 @@ export class ChunkStore {
     await syncDir(dirname(path));
   }
 
-  /** Creates `dir` if missing and fsyncs its parent, so the new entry survives a crash. */
-  #ensureDir(dir: string): Promise<void> {
+  /**
+   * Creates `dir` if missing and fsyncs its parent, so the new entry survives a crash. A directory this
+   * store has seen in place is remembered, so a put into it costs no mkdir (shards are never removed;
+   * should one vanish from outside, the rename into it fails and the put forgets it and tries again).
+   */
+  async #ensureDir(dir: string): Promise<void> {
+    if (this.#knownDirs.has(dir)) return;
     let pending = this.#creatingDirs.get(dir);
     if (pending === undefined) {
       pending = createDirDurably(dir).finally(() => this.#creatingDirs.delete(dir));
       this.#creatingDirs.set(dir, pending);
     }
-    return pending;
+    await pending;
+    this.#knownDirs.add(dir);
   }
 
   #serialized<T>(id: string, task: () => Promise<T>): Promise<T> {

@@ -91,6 +91,19 @@ describe("ChunkStore", () => {
     expect((await store.stats()).chunks).toBe(40);
   });
 
+  it("recreates a shard directory removed from outside after the store has used it", async () => {
+    const store = await ChunkStore.open(root, { hash });
+    const first = randomChunk(100);
+    await store.put(first.id, first.bytes);
+    await rm(join(root, "chunks", first.id.slice(0, 2)), { recursive: true });
+    // Another id in the same shards (stored as already verified, so any bytes will do): the store
+    // remembers the shards, finds them gone, and makes them again.
+    const secondId = first.id.slice(0, 4) + (first.id.slice(4, 5) === "0" ? "1" : "0") + first.id.slice(5);
+    expect(await store.put(secondId, first.bytes, { verified: true })).toBe("stored");
+    expect(sameBytes(await store.getUnverified(secondId), first.bytes)).toBe(true);
+    expect(await store.put(first.id, first.bytes)).toBe("stored");
+  });
+
   it("rejects bytes that do not hash to the id with E_CHUNK_CORRUPT and stores nothing", async () => {
     const store = await ChunkStore.open(root, { hash });
     const { id } = randomChunk(100);
