@@ -1,14 +1,16 @@
-// The node's content-addressed chunk store: immutable blobs at <root>/chunks/<id[0..2]>/<id[2..4]>/<id>,
-// where id is the lowercase hex BLAKE3 of the bytes. Writes go temp file -> fsync -> rename -> fsync dir,
+// The node's content-addressed chunk store: immutable blobs at <root>/chunks/<id[0..2]>/<id>, where id
+// is the lowercase hex BLAKE3 of the bytes. The 256 shard directories are made when the store opens,
+// so a put never creates a directory: one fsync for the file and one for its shard. Writes go temp file -> fsync -> rename -> fsync dir,
 // so a crash leaves either no chunk or a whole one; file-system failures come back as DmfsError with the path.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, opendir, readdir, rename, rm, stat, statfs } from "node:fs/promises";
+import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DmfsError } from "../errors.ts";
 import { errnoOf, storeError } from "./store-errors.ts";
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
 const SHARD_NAME = /^[0-9a-f]{2}$/;
+const SHARD_NAMES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
  * Hashes chunk bytes to lowercase hex BLAKE3. It must leave `bytes` usable afterwards (no transfer to a
@@ -45,10 +47,6 @@ export class ChunkStore {
   #byteCount = 0;
   /** Tail of the queue of mutations per chunk id, so concurrent put/delete of one id never interleave. */
   readonly #idQueues = new Map<string, Promise<void>>();
-  /** Shard directories being created, so a second put waits until the first has made them durable. */
-  readonly #creatingDirs = new Map<string, Promise<void>>();
-  /** Shard directories known to exist: a put into one skips creating it. */
-  readonly #knownDirs = new Set<string>();
 
   private constructor(root: string, hash: ChunkHasher) {
     this.root = root;
@@ -66,6 +64,8 @@ export class ChunkStore {
       throw storeError(err, "create chunk store directory", store.#tmpDir);
     });
     await store.#removeTempLeftovers();
+    await store.#createShards();
+    await store.#moveTwoLevelChunks();
     await store.#countChunks();
     return store;
   }
@@ -73,7 +73,7 @@ export class ChunkStore {
   /** Where the chunk with this id lives (whether or not it is stored). */
   pathOf(id: string): string {
     assertChunkId(id);
-    return join(this.#chunksDir, id.slice(0, 2), id.slice(2, 4), id);
+    return join(this.#chunksDir, id.slice(0, 2), id);
   }
 
   /**
@@ -94,7 +94,7 @@ export class ChunkStore {
     }
     return this.#serialized(id, async () => {
       if ((await this.#sizeOf(path)) !== undefined) return "existed";
-      await this.#writeDurably(id, path, bytes);
+      await this.#writeDurably(path, bytes);
       return "stored";
     });
   }
@@ -193,7 +193,7 @@ export class ChunkStore {
     return { chunks: this.#chunkCount, bytes: this.#byteCount, diskFree: fsStats.bavail * fsStats.bsize };
   }
 
-  async #writeDurably(id: string, path: string, bytes: Uint8Array): Promise<void> {
+  async #writeDurably(path: string, bytes: Uint8Array): Promise<void> {
     const tmpPath = join(this.#tmpDir, randomBytes(12).toString("hex"));
     let step = { operation: "write chunk file", path: tmpPath };
     try {
@@ -204,18 +204,13 @@ export class ChunkStore {
       } finally {
         await handle.close();
       }
-      const shard1 = join(this.#chunksDir, id.slice(0, 2));
-      step = { operation: "create chunk directory", path: shard1 };
-      await this.#ensureDir(shard1);
-      step = { operation: "create chunk directory", path: dirname(path) };
-      await this.#ensureDir(dirname(path));
       step = { operation: "move chunk file into place at", path };
       await rename(tmpPath, path).catch(async (err: unknown) => {
-        if (errnoOf(err) !== "ENOENT" || !this.#knownDirs.has(dirname(path))) throw err;
-        this.#knownDirs.delete(shard1);
-        this.#knownDirs.delete(dirname(path));
-        await this.#ensureDir(shard1);
-        await this.#ensureDir(dirname(path));
+        // The shard was removed from outside since the store opened: make it again.
+        if (errnoOf(err) !== "ENOENT") throw err;
+        step = { operation: "create chunk directory", path: dirname(path) };
+        await createDirDurably(dirname(path));
+        step = { operation: "move chunk file into place at", path };
         await rename(tmpPath, path);
       });
     } catch (err) {
@@ -226,22 +221,6 @@ export class ChunkStore {
     this.#chunkCount += 1;
     this.#byteCount += bytes.byteLength;
     await syncDir(dirname(path));
-  }
-
-  /**
-   * Creates `dir` if missing and fsyncs its parent, so the new entry survives a crash. A directory this
-   * store has seen in place is remembered, so a put into it costs no mkdir (shards are never removed;
-   * should one vanish from outside, the rename into it fails and the put forgets it and tries again).
-   */
-  async #ensureDir(dir: string): Promise<void> {
-    if (this.#knownDirs.has(dir)) return;
-    let pending = this.#creatingDirs.get(dir);
-    if (pending === undefined) {
-      pending = createDirDurably(dir).finally(() => this.#creatingDirs.delete(dir));
-      this.#creatingDirs.set(dir, pending);
-    }
-    await pending;
-    this.#knownDirs.add(dir);
   }
 
   #serialized<T>(id: string, task: () => Promise<T>): Promise<T> {
@@ -298,18 +277,55 @@ export class ChunkStore {
 
   /** Files under chunks/ whose name is a chunk id in its own shard; anything else there is ignored. */
   async *#walk(): AsyncGenerator<{ id: string; path: string }> {
-    for await (const first of await openDir(this.#chunksDir)) {
-      if (!first.isDirectory() || !SHARD_NAME.test(first.name)) continue;
-      const firstPath = join(this.#chunksDir, first.name);
-      for await (const second of await openDir(firstPath)) {
-        if (!second.isDirectory() || !SHARD_NAME.test(second.name)) continue;
-        const secondPath = join(firstPath, second.name);
-        const prefix = first.name + second.name;
-        for await (const entry of await openDir(secondPath)) {
-          if (entry.isFile() && isChunkId(entry.name) && entry.name.startsWith(prefix)) {
-            yield { id: entry.name, path: join(secondPath, entry.name) };
-          }
+    for await (const shard of await openDir(this.#chunksDir)) {
+      if (!shard.isDirectory() || !SHARD_NAME.test(shard.name)) continue;
+      const shardPath = join(this.#chunksDir, shard.name);
+      for await (const entry of await openDir(shardPath)) {
+        if (entry.isFile() && isChunkId(entry.name) && entry.name.startsWith(shard.name)) {
+          yield { id: entry.name, path: join(shardPath, entry.name) };
         }
+      }
+    }
+  }
+
+  /** Makes every shard directory that is missing, each made durable in chunks/. */
+  async #createShards(): Promise<void> {
+    const present = new Set(await readDir(this.#chunksDir));
+    let created = false;
+    for (const name of SHARD_NAMES) {
+      if (present.has(name)) continue;
+      const dir = join(this.#chunksDir, name);
+      await mkdir(dir).catch((err: unknown) => {
+        if (errnoOf(err) !== "EEXIST") throw storeError(err, "create chunk directory", dir);
+      });
+      created = true;
+    }
+    if (created) await syncDir(this.#chunksDir);
+  }
+
+  /**
+   * Stores before 2026-11-25 kept chunks one level deeper (chunks/<id[0..2]>/<id[2..4]>/<id>): such chunks
+   * move up into their shard (rename, then fsync the shard) and the emptied directories go.
+   */
+  async #moveTwoLevelChunks(): Promise<void> {
+    for (const shard of SHARD_NAMES) {
+      const shardPath = join(this.#chunksDir, shard);
+      let moved = false;
+      for (const inner of await readDir(shardPath)) {
+        if (!SHARD_NAME.test(inner)) continue;
+        const innerPath = join(shardPath, inner);
+        if (!(await stat(innerPath)).isDirectory()) continue;
+        for (const name of await readDir(innerPath)) {
+          if (!isChunkId(name) || !name.startsWith(shard + inner)) continue;
+          const from = join(innerPath, name);
+          await rename(from, join(shardPath, name)).catch((err: unknown) => {
+            throw storeError(err, "move chunk file of the old layout", from);
+          });
+          moved = true;
+        }
+        if (moved) await syncDir(shardPath);
+        // Left in place if something other than chunks is in it.
+        await rmdir(innerPath).catch(() => undefined);
       }
     }
   }
@@ -317,6 +333,12 @@ export class ChunkStore {
 
 function notFound(id: string): DmfsError {
   return new DmfsError("E_NOT_FOUND", `chunk ${id} is not in this store`, { subject: id });
+}
+
+function readDir(path: string): Promise<string[]> {
+  return readdir(path).catch((err: unknown) => {
+    throw storeError(err, "list chunk directory", path);
+  });
 }
 
 function openDir(path: string) {

@@ -203,7 +203,7 @@ export class TestCluster {
 
   /** Where node i keeps the chunk file of `chunkId` (whether or not it is there). */
   chunkPath(i: number, chunkId: string): string {
-    return join(this.dir, `node-${i}`, "chunks", chunkId.slice(0, 2), chunkId.slice(2, 4), chunkId);
+    return join(this.dir, `node-${i}`, "chunks", chunkId.slice(0, 2), chunkId);
   }
 
   isRunning(i: number): boolean {

@@ -22,7 +22,7 @@ const MAX_EARLY_KILL_MS = 20;
 const MAX_LATE_KILL_MS = 20;
 const WRITER = fileURLToPath(new URL("../helpers/crash-writer.ts", import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CHUNK_PATH = /^([0-9a-f]{2})\/([0-9a-f]{2})\/(\1\2[0-9a-f]{60})$/;
+const CHUNK_PATH = /^([0-9a-f]{2})\/(\1[0-9a-f]{62})$/;
 
 const hash = async (bytes: Uint8Array) => bytesToHex(blake3(bytes));
 
@@ -112,20 +112,18 @@ function namesIn(dir: string): string[] {
  */
 function checkChunkFiles(verifiedSizes: Map<string, number>): void {
   const chunksDir = join(root, "chunks");
-  for (const first of namesIn(chunksDir)) {
-    for (const second of readdirSync(join(chunksDir, first))) {
-      for (const name of readdirSync(join(chunksDir, first, second))) {
-        const relative = `${first}/${second}/${name}`;
-        expect(relative, "only whole chunks live under chunks/").toMatch(CHUNK_PATH);
-        const path = join(chunksDir, relative);
-        const known = verifiedSizes.get(name);
-        if (known === undefined) {
-          const bytes = readFileSync(path);
-          expect(bytesToHex(blake3(bytes)), `${path} must hash to its name`).toBe(name);
-          verifiedSizes.set(name, bytes.byteLength);
-        } else {
-          expect(statSync(path).size, `${path} must not change`).toBe(known);
-        }
+  for (const shard of namesIn(chunksDir)) {
+    for (const name of readdirSync(join(chunksDir, shard))) {
+      const relative = `${shard}/${name}`;
+      expect(relative, "only whole chunks live under chunks/").toMatch(CHUNK_PATH);
+      const path = join(chunksDir, relative);
+      const known = verifiedSizes.get(name);
+      if (known === undefined) {
+        const bytes = readFileSync(path);
+        expect(bytesToHex(blake3(bytes)), `${path} must hash to its name`).toBe(name);
+        verifiedSizes.set(name, bytes.byteLength);
+      } else {
+        expect(statSync(path).size, `${path} must not change`).toBe(known);
       }
     }
   }

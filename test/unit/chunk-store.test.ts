@@ -37,13 +37,13 @@ afterEach(async () => {
 });
 
 describe("ChunkStore", () => {
-  it("stores a chunk at chunks/<id[0..2]>/<id[2..4]>/<id> and reads it back verified", async () => {
+  it("stores a chunk at chunks/<id[0..2]>/<id> and reads it back verified", async () => {
     const store = await ChunkStore.open(root, { hash });
     const { id, bytes } = randomChunk(5000);
 
     expect(await store.put(id, bytes)).toBe("stored");
 
-    const expectedPath = join(root, "chunks", id.slice(0, 2), id.slice(2, 4), id);
+    const expectedPath = join(root, "chunks", id.slice(0, 2), id);
     expect(store.pathOf(id)).toBe(expectedPath);
     expect(new Uint8Array(await readFile(expectedPath))).toEqual(bytes);
     expect(await store.get(id)).toEqual(bytes);
@@ -91,17 +91,38 @@ describe("ChunkStore", () => {
     expect((await store.stats()).chunks).toBe(40);
   });
 
-  it("recreates a shard directory removed from outside after the store has used it", async () => {
+  it("makes its 256 shard directories when it opens, and remakes one removed from outside", async () => {
     const store = await ChunkStore.open(root, { hash });
-    const first = randomChunk(100);
-    await store.put(first.id, first.bytes);
-    await rm(join(root, "chunks", first.id.slice(0, 2)), { recursive: true });
-    // Another id in the same shards (stored as already verified, so any bytes will do): the store
-    // remembers the shards, finds them gone, and makes them again.
-    const secondId = first.id.slice(0, 4) + (first.id.slice(4, 5) === "0" ? "1" : "0") + first.id.slice(5);
-    expect(await store.put(secondId, first.bytes, { verified: true })).toBe("stored");
-    expect(sameBytes(await store.getUnverified(secondId), first.bytes)).toBe(true);
-    expect(await store.put(first.id, first.bytes)).toBe("stored");
+    const shards = (await readdir(join(root, "chunks"))).sort();
+    expect(shards).toHaveLength(256);
+    expect(shards[0]).toBe("00");
+    expect(shards[255]).toBe("ff");
+    const { id, bytes } = randomChunk(100);
+    await rm(join(root, "chunks", id.slice(0, 2)), { recursive: true });
+    expect(await store.put(id, bytes)).toBe("stored");
+    expect(sameBytes(await store.get(id), bytes)).toBe(true);
+  });
+
+  it("moves chunks stored in the earlier two-level layout up into their shard when it opens", async () => {
+    const chunks = Array.from({ length: 5 }, (_, i) => randomChunk(200 + i));
+    for (const { id, bytes } of chunks) {
+      const old = join(root, "chunks", id.slice(0, 2), id.slice(2, 4));
+      await mkdir(old, { recursive: true });
+      await writeFile(join(old, id), bytes);
+    }
+    // Something that is not a chunk stays where it is, and so does the directory holding it.
+    const stray = join(root, "chunks", "ab", "cd", "notes.txt");
+    await mkdir(dirname(stray), { recursive: true });
+    await writeFile(stray, "keep me");
+    const store = await ChunkStore.open(root, { hash });
+    for (const { id, bytes } of chunks) {
+      expect(sameBytes(await readFile(join(root, "chunks", id.slice(0, 2), id)), bytes)).toBe(true);
+      expect(sameBytes(await store.get(id), bytes)).toBe(true);
+    }
+    expect((await store.stats()).chunks).toBe(5);
+    expect(await readFile(stray, "utf8")).toBe("keep me");
+    const shardOfFirst = join(root, "chunks", chunks[0]?.id.slice(0, 2) ?? "");
+    expect((await readdir(shardOfFirst)).every((name) => name.length === 64 || name === "cd")).toBe(true);
   });
 
   it("rejects bytes that do not hash to the id with E_CHUNK_CORRUPT and stores nothing", async () => {
@@ -165,7 +186,9 @@ describe("ChunkStore", () => {
       expect(() => store.pathOf(id)).toThrow(/invalid chunk id/);
     }
     expect((await readdir(root)).sort()).toEqual(["chunks", "tmp"]);
-    expect(await readdir(join(root, "chunks"))).toEqual([]);
+    const shards = await readdir(join(root, "chunks"));
+    expect(shards).toHaveLength(256);
+    for (const shard of shards) expect(await readdir(join(root, "chunks", shard))).toEqual([]);
   });
 
   it("detects a chunk corrupted on disk, naming its file, and quarantines it for inspection", async () => {
