@@ -229,7 +229,7 @@ export class TestCluster {
   /** Runs `dmfs <args> --node <gateway's addr> --cluster <clusterDir>` as a real process. */
   runCli(
     args: string[],
-    opts: { gateway?: number; clusterDir?: string; timeoutMs?: number } = {},
+    opts: { gateway?: number; clusterDir?: string; timeoutMs?: number; stdin?: Readable } = {},
   ): Promise<CliResult> {
     const access = [
       "--node",
@@ -237,7 +237,7 @@ export class TestCluster {
       "--cluster",
       opts.clusterDir ?? this.clusterDir,
     ];
-    return runCli([...args, ...access], opts.timeoutMs);
+    return runCli([...args, ...access], opts.timeoutMs, opts.stdin);
   }
 
   async stop(): Promise<void> {
@@ -249,9 +249,16 @@ export class TestCluster {
 }
 
 /** Runs `dmfs <args>` from the build; kills it (and fails) when it outlives `timeoutMs`. */
-export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+/** Runs `dmfs <args>`; `stdin`, when given, is piped into its standard input (a socket, as Node makes it). */
+export function runCli(args: string[], timeoutMs = 60_000, stdin?: Readable): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: "pipe" });
+    if (stdin) {
+      proc.stdin.on("error", () => undefined); // a command that stops reading early reports that itself
+      stdin.pipe(proc.stdin);
+    } else {
+      proc.stdin.end();
+    }
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     proc.stdout.on("data", (b: Buffer) => stdout.push(b));

@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { cp, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CLI,
@@ -53,7 +54,21 @@ describe("file command errors", () => {
     const line = oneSentence(await cluster.runCli(["upload", missing]), 4);
     expect(line).toBe(`dmfs: cannot read input file ${missing}: no such file`);
     const dir = oneSentence(await cluster.runCli(["upload", cluster.dir]), 2);
-    expect(dir).toBe(`dmfs: ${cluster.dir} is not a regular file or a named pipe`);
+    expect(dir).toBe(
+      `dmfs: ${cluster.dir} is not a regular file or a named pipe (to upload standard input, pass - and --path)`,
+    );
+  });
+
+  it("asks for --path when uploading standard input, and points to - for a socket given as a file", async () => {
+    const noPath = oneSentence(await cluster.runCli(["upload", "-"], { stdin: Readable.from([]) }), 2);
+    expect(noPath).toMatch(/standard input \(-\) needs --path/);
+    const socket = oneSentence(
+      await cluster.runCli(["upload", "/dev/stdin"], { stdin: Readable.from([Buffer.from("x")]) }),
+      2,
+    );
+    expect(socket).toMatch(
+      /not a regular file or a named pipe \(to upload standard input, pass - and --path\)/,
+    );
   });
 
   it("says what is wrong with an output path before reading anything", async () => {

@@ -108,6 +108,18 @@ describe("round trips", () => {
     expect(bytes().equals(await seededBytes("fifo", size))).toBe(true);
   });
 
+  it("uploads standard input given as -, here a socket as Node's child processes get it", async () => {
+    const size = 2 * CHUNK_SIZE + 17;
+    const up = await cluster.runCli(["upload", "-", "--path", "from-stdin.bin", "--json"], {
+      stdin: seededStream("stdin", size),
+    });
+    expect(up.stderr).toBe("");
+    expect(JSON.parse(up.stdout)).toMatchObject({ path: "from-stdin.bin", size, chunks: 3 });
+    const { out, bytes } = collector();
+    await (await cluster.files(2)).read("from-stdin.bin", out);
+    expect(bytes().equals(await seededBytes("stdin", size))).toBe(true);
+  });
+
   it("streams a 200 MiB file from disk through the CLI and back to disk unchanged", async () => {
     const input = join(cluster.dir, "big.bin");
     await writeSeededFile(input, "big", BIG);
