@@ -7,7 +7,7 @@ import { loadBlake3 } from "../../src/crypto/blake3.ts";
 import { type ChunkKeys, chunkIdOf, sealChunk } from "../../src/crypto/chunk-format.ts";
 import { deriveKeys } from "../../src/crypto/keys.ts";
 import { DmfsError, type ErrorCode } from "../../src/errors.ts";
-import { CryptoPool } from "../../src/workers/crypto-pool.ts";
+import { CryptoPool, INLINE_HASH_MAX_BYTES } from "../../src/workers/crypto-pool.ts";
 
 const chunkIdFromNoble = (bytes: Uint8Array) => blake3(bytes);
 
@@ -166,14 +166,28 @@ describe("the crypto pool", () => {
   });
 
   it("moves a view's whole buffer without copying when the caller owns it, keeping the view's place", async () => {
-    const body = new Uint8Array(4096 + 64);
-    body.set(randomBytes(4096), 64);
+    const size = INLINE_HASH_MAX_BYTES + 1;
+    const body = new Uint8Array(size + 64);
+    body.set(randomBytes(size), 64);
     const view = body.subarray(64);
     const expected = bytesToHex(chunkIdFromNoble(view));
     const { id, bytes } = await pool.hash(view, { ownsBuffer: true });
     expect(id).toBe(expected);
     expect(body.byteLength).toBe(0); // the caller's buffer went to the worker, not a copy of it
     expect(bytes.byteOffset).toBe(64);
-    expect(bytes.byteLength).toBe(4096);
+    expect(bytes.byteLength).toBe(size);
   });
+
+  it.each([0, 1, 4096, INLINE_HASH_MAX_BYTES])(
+    "hashes a %i-byte blob on the calling thread, leaving the caller's view as it is",
+    async (size) => {
+      const body = new Uint8Array(size + 8);
+      body.set(randomBytes(size), 8);
+      const view = body.subarray(8);
+      const { id, bytes } = await pool.hash(view, { ownsBuffer: true });
+      expect(id).toBe(bytesToHex(chunkIdFromNoble(view)));
+      expect(bytes).toBe(view);
+      expect(body.byteLength).toBe(size + 8);
+    },
+  );
 });
