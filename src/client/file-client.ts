@@ -17,6 +17,7 @@ import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
 import { chunkStream } from "./chunker.ts";
+import { Lookahead } from "./lookahead.ts";
 import { decodeManifest, encodeManifest, type Manifest } from "./manifest.ts";
 import type { NodeClient } from "./node-client.ts";
 
@@ -80,13 +81,16 @@ export class FileClient {
       manifestId?: string;
       key?: string;
     }
+    const plaintexts = new Lookahead(chunkStream(source, this.chunkSize, this.#plaintexts));
     const steps = {
+      // A file of more than one chunk is refused before any data moves when the quorum cannot be met. A
+      // file of one chunk skips that round trip: the write of its chunk makes the same check first.
       begin: async () => {
-        await this.gateway.request({ t: "file.begin" }, "file.begun");
+        if (await plaintexts.hasAtLeast(2)) await this.gateway.request({ t: "file.begin" }, "file.begun");
         return {};
       },
       send: async () => {
-        const { manifest, key } = await this.sendChunks(source, progress);
+        const { manifest, key } = await this.sendChunks(plaintexts, progress);
         return { manifest, key };
       },
       manifest: async (w: UploadWork) => {
@@ -112,7 +116,10 @@ export class FileClient {
         return {};
       },
     };
-    const work = await runOperation<UploadWork>(uploadMachine, steps, {});
+    const work = await runOperation<UploadWork>(uploadMachine, steps, {}).catch(async (err: unknown) => {
+      await plaintexts.close();
+      throw err;
+    });
     const manifest = work.manifest as Manifest;
     return {
       key: work.key as string,
@@ -244,13 +251,12 @@ export class FileClient {
   }
 
   /** Seals chunks in the pool and writes them through the gateway, at most `window` in flight. */
-  private async sendChunks(source: Readable | AsyncIterable<Uint8Array>, progress?: Progress) {
+  private async sendChunks(plaintexts: AsyncIterable<Uint8Array<ArrayBuffer>>, progress?: Progress) {
     const keyBuilder = new FileKeyBuilder(this.keys.file, this.chunkSize);
     const chunks: [string, number][] = [];
     const hs: Uint8Array[] = [];
     let size = 0;
     let sent = 0;
-    const plaintexts = chunkStream(source, this.chunkSize, this.#plaintexts);
     await boundedParallel(plaintexts, this.window, async (plaintext, i) => {
       const length = plaintext.length;
       size += length;

@@ -84,6 +84,12 @@ describe("write quorum", () => {
     expect(up.code).toBe(7);
     expect(up.stdout).toBe("");
     expect(up.stderr).toBe("dmfs: write quorum not met: 1 node is alive and the write quorum W is 2\n");
+    // A file of one chunk skips file.begin; the write of its chunk refuses it the same way, storing nothing.
+    const small = join(cluster.dir, "two-down-small.bin");
+    await writeFile(small, await seededBytes("two-down-small", 1000));
+    const upSmall = await cluster.runCli(["upload", small], { gateway: 0 });
+    expect(upSmall.code).toBe(7);
+    expect(upSmall.stderr).toBe("dmfs: write quorum not met: 1 node is alive and the write quorum W is 2\n");
     expect(await listed(0)).toEqual(["one-down.bin"]);
 
     await cluster.start(1);
