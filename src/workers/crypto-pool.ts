@@ -3,6 +3,7 @@
 // by transfer, never by copy: a buffer handed to the pool is detached from the caller.
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { Piscina } from "piscina";
 import { type Blake3Backend, loadBlake3 } from "../crypto/blake3.ts";
 import { type ChunkKeys, chunkIdOf, type SealedChunk } from "../crypto/chunk-format.ts";
@@ -49,6 +50,9 @@ export class CryptoPool {
   constructor(opts: CryptoPoolOptions = {}) {
     this.#threads = opts.threads ?? availableParallelism();
     this.#backend = opts.backend ?? "wasm";
+    // Threads read V8's flags when they start: this gives them `gc`, which they use to free the chunk
+    // buffers they drop (dead-buffer-sweeper.ts). It adds a global to contexts created from now on only.
+    setFlagsFromString("--expose-gc");
     const workerData: CryptoWorkerData = { backend: this.#backend };
     this.#pool = new Piscina({
       ...workerThreadSource(),

@@ -5,8 +5,11 @@ import { move, transferableSymbol, valueSymbol } from "piscina";
 import { loadBlake3 } from "../crypto/blake3.ts";
 import { chunkIdOf, openChunk, sealChunk } from "../crypto/chunk-format.ts";
 import { type CryptoTask, type CryptoWorkerData, serializeError, transferable } from "./crypto-task.ts";
+import { DeadBufferSweeper } from "./dead-buffer-sweeper.ts";
 
 const { backend } = workerData as CryptoWorkerData;
+// The pool exposes `gc` to its threads (CryptoPool); a thread started some other way just does without.
+const sweeper = new DeadBufferSweeper(globalThis.gc);
 
 // No top-level await here: piscina first require()s the entry, and from TypeScript source that is the
 // only way in (on Node 20 no ESM loader hooks run in worker threads, so tsx works there through its
@@ -20,6 +23,8 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
         const { plaintext } = task;
         const { stored, chunkId, h } = sealChunk(hasher, task.keys, plaintext, task.into);
         const movedStored = transferable(stored);
+        // The cipher's output was copied into `stored` and is garbage now.
+        sweeper.dropped(plaintext.byteLength);
         // The plaintext goes back too, so the caller can fill it with the next chunk.
         return moveBack({ stored: movedStored, chunkId, h, plaintext }, [
           movedStored.buffer,
@@ -28,6 +33,7 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
       }
       case "open": {
         const plaintext = transferable(openChunk(hasher, task.keys, task.stored, task.chunkId));
+        sweeper.dropped(task.stored.byteLength); // the stored bytes it was given stay here, dead
         return moveBack(plaintext, [plaintext.buffer]);
       }
       case "hash": {
