@@ -1,7 +1,7 @@
 // The node's content-addressed chunk store: immutable blobs at <root>/chunks/<id[0..2]>/<id>, where id
-// is the lowercase hex BLAKE3 of the bytes. The 256 shard directories are made when the store opens,
-// so a put never creates a directory: one fsync for the file and one for its shard. Writes go temp file -> fsync -> rename -> fsync dir,
-// so a crash leaves either no chunk or a whole one; file-system failures come back as DmfsError with the path.
+// is the lowercase hex BLAKE3 of the bytes. The 256 shard directories are made when the store opens, so
+// a put never creates a directory. Writes go temp file -> fsync -> rename -> fsync the shard, so a crash
+// leaves either no chunk or a whole one; file-system failures come back as DmfsError with the path.
 import { randomBytes } from "node:crypto";
 import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -314,7 +314,10 @@ export class ChunkStore {
       for (const inner of await readDir(shardPath)) {
         if (!SHARD_NAME.test(inner)) continue;
         const innerPath = join(shardPath, inner);
-        if (!(await stat(innerPath)).isDirectory()) continue;
+        const info = await stat(innerPath).catch((err: unknown) => {
+          throw storeError(err, "look up chunk directory", innerPath);
+        });
+        if (!info.isDirectory()) continue;
         for (const name of await readDir(innerPath)) {
           if (!isChunkId(name) || !name.startsWith(shard + inner)) continue;
           const from = join(innerPath, name);
