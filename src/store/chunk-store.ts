@@ -65,7 +65,6 @@ export class ChunkStore {
     });
     await store.#removeTempLeftovers();
     await store.#createShards();
-    await store.#moveTwoLevelChunks();
     await store.#countChunks();
     return store;
   }
@@ -266,23 +265,42 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * Counts the chunks and their bytes in one pass over the store. Chunks still in the layout used
+   * before 2026-11-25 (chunks/<id[0..2]>/<id[2..4]>/<id>) are moved up into their shard and counted too.
+   */
   async #countChunks(): Promise<void> {
-    for await (const { path } of this.#walk()) {
-      const size = await this.#sizeOf(path);
-      if (size === undefined) continue;
-      this.#chunkCount += 1;
-      this.#byteCount += size;
+    const oldDirs: { shard: string; inner: string }[] = [];
+    for await (const { path } of this.#walk((shard, inner) => oldDirs.push({ shard, inner }))) {
+      await this.#count(path);
+    }
+    for (const { shard, inner } of oldDirs) {
+      for (const path of await this.#moveUp(shard, inner)) await this.#count(path);
     }
   }
 
-  /** Files under chunks/ whose name is a chunk id in its own shard; anything else there is ignored. */
-  async *#walk(): AsyncGenerator<{ id: string; path: string }> {
+  async #count(path: string): Promise<void> {
+    const size = await this.#sizeOf(path);
+    if (size === undefined) return;
+    this.#chunkCount += 1;
+    this.#byteCount += size;
+  }
+
+  /**
+   * Files under chunks/ whose name is a chunk id in its own shard; anything else there is ignored, but a
+   * shard-named directory inside a shard (the old layout) is reported to `onInnerDir`.
+   */
+  async *#walk(
+    onInnerDir?: (shard: string, inner: string) => void,
+  ): AsyncGenerator<{ id: string; path: string }> {
     for await (const shard of await openDir(this.#chunksDir)) {
       if (!shard.isDirectory() || !SHARD_NAME.test(shard.name)) continue;
       const shardPath = join(this.#chunksDir, shard.name);
       for await (const entry of await openDir(shardPath)) {
         if (entry.isFile() && isChunkId(entry.name) && entry.name.startsWith(shard.name)) {
           yield { id: entry.name, path: join(shardPath, entry.name) };
+        } else if (entry.isDirectory() && SHARD_NAME.test(entry.name)) {
+          onInnerDir?.(shard.name, entry.name);
         }
       }
     }
@@ -304,33 +322,26 @@ export class ChunkStore {
   }
 
   /**
-   * Stores before 2026-11-25 kept chunks one level deeper (chunks/<id[0..2]>/<id[2..4]>/<id>): such chunks
-   * move up into their shard (rename, then fsync the shard) and the emptied directories go.
+   * Moves the chunks of old-layout directory chunks/<shard>/<inner>/ up into their shard (rename, then
+   * fsync the shard) and removes the directory if that emptied it; the moved chunks' new paths.
    */
-  async #moveTwoLevelChunks(): Promise<void> {
-    for (const shard of SHARD_NAMES) {
-      const shardPath = join(this.#chunksDir, shard);
-      let moved = false;
-      for (const inner of await readDir(shardPath)) {
-        if (!SHARD_NAME.test(inner)) continue;
-        const innerPath = join(shardPath, inner);
-        const info = await stat(innerPath).catch((err: unknown) => {
-          throw storeError(err, "look up chunk directory", innerPath);
-        });
-        if (!info.isDirectory()) continue;
-        for (const name of await readDir(innerPath)) {
-          if (!isChunkId(name) || !name.startsWith(shard + inner)) continue;
-          const from = join(innerPath, name);
-          await rename(from, join(shardPath, name)).catch((err: unknown) => {
-            throw storeError(err, "move chunk file of the old layout", from);
-          });
-          moved = true;
-        }
-        if (moved) await syncDir(shardPath);
-        // Left in place if something other than chunks is in it.
-        await rmdir(innerPath).catch(() => undefined);
-      }
+  async #moveUp(shard: string, inner: string): Promise<string[]> {
+    const shardPath = join(this.#chunksDir, shard);
+    const innerPath = join(shardPath, inner);
+    const moved: string[] = [];
+    for (const name of await readDir(innerPath)) {
+      if (!isChunkId(name) || !name.startsWith(shard + inner)) continue;
+      const from = join(innerPath, name);
+      const to = join(shardPath, name);
+      await rename(from, to).catch((err: unknown) => {
+        throw storeError(err, "move chunk file of the old layout", from);
+      });
+      moved.push(to);
     }
+    if (moved.length > 0) await syncDir(shardPath);
+    // Left in place if something other than chunks is in it.
+    await rmdir(innerPath).catch(() => undefined);
+    return moved;
   }
 }
 
