@@ -15,8 +15,6 @@ interface PendingWrite {
 export class CatalogGroupCommit {
   #pending: PendingWrite[] = [];
   #scheduled = false;
-  /** Transactions committed and writes they carried, for the node's status. */
-  readonly stats = { commits: 0, writes: 0 };
 
   constructor(private readonly catalog: Catalog) {}
 
@@ -44,8 +42,6 @@ export class CatalogGroupCommit {
       for (const write of writes) write.reject(err);
       return;
     }
-    this.stats.commits++;
-    this.stats.writes += writes.length;
     let next = 0;
     for (const write of writes) {
       const mine = won.slice(next, next + write.entries.length);
