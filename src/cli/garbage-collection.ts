@@ -5,14 +5,10 @@
 // for the same GiB, each a short pause of a heap of ~20 MB. docs/performance.md has the measurements.
 import { setFlagsFromString } from "node:v8";
 
-let tuned = false;
-
 /**
  * Turns off incremental marking for this process and the worker threads it starts afterwards. V8 reads
  * the flag each time it considers starting a marking cycle, so setting it at start-up takes effect.
  */
 export function tuneGarbageCollection(): void {
-  if (tuned) return;
   setFlagsFromString("--no-incremental-marking");
-  tuned = true;
 }

@@ -255,7 +255,10 @@ export type StatusUpdate = z.infer<typeof StatusUpdate>;
 
 // ---- client to gateway: file operations ----
 
-/** Opens an upload: refused with E_QUORUM when fewer than W nodes are alive, before any data is sent. */
+/**
+ * Opens an upload of more than one chunk: refused with E_QUORUM when fewer than W nodes are alive,
+ * before any data is sent (a one-chunk upload's chunk write makes the same check).
+ */
 export const FileBegin = z.strictObject({ t: z.literal("file.begin"), id: RequestId });
 export type FileBegin = z.infer<typeof FileBegin>;
 
