@@ -45,6 +45,13 @@ function collector(): { out: Writable; bytes: () => Buffer } {
   return { out, bytes: () => Buffer.concat(pieces) };
 }
 
+/** The bytes of the file at `path`, read through node `gateway`. */
+async function readBack(path: string, gateway: number): Promise<Buffer> {
+  const { out, bytes } = collector();
+  await (await cluster.files(gateway)).read(path, out);
+  return bytes();
+}
+
 describe("round trips", () => {
   it("returns the exact bytes of files at and around the chunk size through the FileClient", async () => {
     const files = await cluster.files(0);
@@ -103,9 +110,7 @@ describe("round trips", () => {
     await feeding;
     expect(up.stderr).toBe("");
     expect(JSON.parse(up.stdout)).toMatchObject({ path: "from-a-pipe.bin", size, chunks: 4 });
-    const { out, bytes } = collector();
-    await (await cluster.files(1)).read("from-a-pipe.bin", out);
-    expect(bytes().equals(await seededBytes("fifo", size))).toBe(true);
+    expect((await readBack("from-a-pipe.bin", 1)).equals(await seededBytes("fifo", size))).toBe(true);
   });
 
   it("uploads standard input given as -, here a socket as Node's child processes get it", async () => {
@@ -115,9 +120,7 @@ describe("round trips", () => {
     });
     expect(up.stderr).toBe("");
     expect(JSON.parse(up.stdout)).toMatchObject({ path: "from-stdin.bin", size, chunks: 3 });
-    const { out, bytes } = collector();
-    await (await cluster.files(2)).read("from-stdin.bin", out);
-    expect(bytes().equals(await seededBytes("stdin", size))).toBe(true);
+    expect((await readBack("from-stdin.bin", 2)).equals(await seededBytes("stdin", size))).toBe(true);
   });
 
   it("streams a 200 MiB file from disk through the CLI and back to disk unchanged", async () => {
