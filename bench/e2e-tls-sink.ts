@@ -2,8 +2,10 @@
 // DMFS node (src/protocol/tls.ts), which discards what it receives and, when the sender ends, answers
 // with the byte count (8 bytes, big-endian). It prints {"port":N} once it listens and runs until killed.
 // Usage: node --import tsx bench/e2e-tls-sink.ts <cluster dir>
+
+import { join } from "node:path";
 import { createServer } from "node:tls";
-import { loadIdentity } from "../src/cluster/cluster-dir.ts";
+import { loadNodeBundle } from "../src/cluster/cluster-dir.ts";
 import { DmfsError } from "../src/errors.ts";
 import { serverOptions } from "../src/protocol/tls.ts";
 
@@ -11,7 +13,7 @@ const clusterDir = process.argv[2];
 if (clusterDir === undefined) {
   throw new DmfsError("E_USAGE", "e2e-tls-sink needs the cluster directory as its argument.");
 }
-const identity = await loadIdentity(clusterDir, "node", "node-0");
+const identity = await loadNodeBundle(join(clusterDir, "nodes", "node-0"));
 // Half-open, so the count can still be written after the sender has ended its side.
 const server = createServer({ ...serverOptions(identity), allowHalfOpen: true }, (socket) => {
   let received = 0n;

@@ -25,6 +25,8 @@ export const ErrorCodes = {
   E_CONFIG: "invalid configuration",
   E_CLUSTER_EXISTS: "cluster already exists",
   E_CLUSTER_MISSING: "cluster directory is missing or incomplete",
+  E_BUNDLE_SECRET: "a node bundle holds a cluster secret",
+  E_REVOKED: "certificate revoked",
   E_UNREACHABLE: "cluster unreachable",
   E_QUORUM: "write quorum not met",
   E_USAGE: "invalid command-line usage",

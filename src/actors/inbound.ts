@@ -19,10 +19,8 @@ export function createInboundServer(handle: RequestHandler) {
     const { conn, hello, id } = input;
     const from: InboundContext = { conn, hello };
     const onMessage = (m: Message) => {
-      if (m.t === "peers") {
-        sendBack({ type: "members.discovered", members: m.members });
-        return;
-      }
+      // Gossip: the members go to the node actor, the revocations to the handlers (no reply).
+      if (m.t === "peers") sendBack({ type: "members.discovered", members: m.members });
       handle(m, from).then(
         (reply) => {
           if (reply) conn.send(reply).catch(() => undefined);

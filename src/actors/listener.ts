@@ -18,6 +18,8 @@ export interface ListenerDeps {
   hello: Hello;
   maxFrameBytes: number;
   counters: ConnectionCounters;
+  /** False for a peer whose certificate is revoked (see node/revocation-guard.ts). */
+  admit: (socket: TLSSocket) => boolean;
   onListening: () => void;
   onError: (err: Error) => void;
   log: (msg: string, fields: Record<string, unknown>) => void;
@@ -42,6 +44,11 @@ export function createListener(deps: ListenerDeps) {
       const role = peerRole(socket);
       if (!role) {
         countRejected(deps.counters, "E_UNAUTHORIZED");
+        socket.destroy();
+        return;
+      }
+      if (!deps.admit(socket)) {
+        countRejected(deps.counters, "E_REVOKED");
         socket.destroy();
         return;
       }

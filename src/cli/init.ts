@@ -1,5 +1,6 @@
-// `dmfs init`: creates the cluster directory - CA, node and client certificates, data key - either
-// where --dir says or where a config file's `cluster.dir` says, with one node per configured server.
+// `dmfs init`: creates the cluster - the admin/client bundle (CA key, client certificate, data key) and one
+// node bundle per node - either where --dir says or where a config file's `cluster.dir` says, with one
+// node per configured server.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { initCluster, MAX_CLUSTER_NODES } from "../cluster/cluster-dir.ts";
 import { loadConfig } from "../config/config.ts";
@@ -14,7 +15,9 @@ interface InitOptions {
 
 export function initCommand(): Command {
   return new Command("init")
-    .description("create a cluster: its CA, a certificate per node and for the client, and the data key")
+    .description(
+      "create a cluster: the admin bundle (CA key, client certificate, data key) and one bundle per node",
+    )
     .addOption(
       new Option("--dir <dir>", "where to create the cluster").default("./cluster").conflicts("config"),
     )
@@ -26,20 +29,26 @@ export function initCommand(): Command {
     )
     .option("--config <file>", "take the cluster dir and node count (one per server) from this config")
     .option("--force", "replace an existing cluster (its data key and certificates are lost)")
-    .option("--json", "print { clusterId, dir, nodes } as JSON")
+    .option("--json", "print { clusterId, dir, nodes, nodeBundles } as JSON")
+    .addHelpText(
+      "after",
+      "\nThe cluster dir is the admin bundle: keep it on the admin's machine. Each node gets only its\nnodes/node-<i>/ directory. Add nodes later with dmfs cluster add-node, not with --force.",
+    )
     .action(async (options: InitOptions) => {
       const config = options.config === undefined ? undefined : loadConfig(options.config);
       const dir = config?.cluster.dir ?? options.dir;
       const nodes = config?.servers.length ?? options.nodes;
       const result = await initCluster({ dir, nodes, force: options.force ?? false });
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ clusterId: result.clusterId, dir: result.dir, nodes })}\n`);
+        const { clusterId, dir: adminDir, nodeBundles } = result;
+        process.stdout.write(`${JSON.stringify({ clusterId, dir: adminDir, nodes, nodeBundles })}\n`);
         return;
       }
-      const listing = result.files.map((file) => `  ${file}\n`).join("");
+      const listing = result.nodeBundles.map((bundle) => `  ${bundle}\n`).join("");
       process.stdout.write(
-        `Created cluster ${result.clusterId} with ${nodes} node certificate(s) in ${result.dir}:\n${listing}` +
-          `Keep data.key safe and private: without it no uploaded file can be read back.\n`,
+        `Created cluster ${result.clusterId} in ${result.dir} (the admin bundle: CA key, client certificate, data key).\n` +
+          `Node bundles, one per node, each holding only the CA certificate and that node's certificate and key:\n${listing}` +
+          `Give each node machine only its own bundle; keep data.key and ca.key safe and off the nodes: without data.key no uploaded file can be read back.\n`,
       );
     });
 }

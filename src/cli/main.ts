@@ -1,6 +1,7 @@
 // The `dmfs` command line: one file per command under src/cli/, wired here with commander.
 // Every failure ends in one sentence on stderr and a non-zero exit status; --debug adds the stack.
 import { Command } from "commander";
+import { clusterCommand } from "./cluster.ts";
 import { deleteCommand } from "./delete.ts";
 import { demoCommand } from "./demo.ts";
 import { tuneGarbageCollection } from "./garbage-collection.ts";
@@ -23,6 +24,7 @@ const program = new Command()
   .addCommand(initCommand())
   .addCommand(upCommand())
   .addCommand(nodeCommand())
+  .addCommand(clusterCommand())
   .addCommand(statusCommand())
   .addCommand(uploadCommand())
   .addCommand(readCommand())

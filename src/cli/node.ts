@@ -1,6 +1,6 @@
 // `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
 import { Command, Option } from "commander";
-import { loadConfig } from "../config/config.ts";
+import { loadConfig, nodeBundleDir } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
 import { startNode } from "../node/node-process.ts";
@@ -12,8 +12,7 @@ interface NodeCliOptions {
   listen?: string;
   root?: string;
   join: string[];
-  cluster: string;
-  cert?: string;
+  bundle?: string;
   chunkSize: string;
   replication: string;
   writeQuorum: string;
@@ -28,15 +27,17 @@ export function nodeCommand(): Command {
     .option("--listen <host:port>", "listen address (instead of --config/--server)")
     .option("--root <dir>", "the node's data directory (with --listen)")
     .option("--join <host:port>", "a bootstrap peer (repeatable, with --listen)", collect, [])
-    .option("--cluster <dir>", "cluster directory (with --listen)", "cluster")
-    .option("--cert <name>", "node certificate to use, e.g. node-3 (default: node-<server index>, or node-0)")
+    .option(
+      "--bundle <dir>",
+      "this node's bundle: CA certificate, its own certificate and key (required with --listen; with --config the default is <cluster.dir>/nodes/node-<server>)",
+    )
     .option("--chunk-size <bytes>", "chunk size (with --listen)", "1048576")
     .option("--replication <R>", "copies of every chunk (with --listen)", "3")
     .option("--write-quorum <W>", "copies on disk before a write is acknowledged (with --listen)", "2")
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
-      "\nExamples:\n  dmfs node --config demo/config.yaml --server 1\n  dmfs node --listen 127.0.0.1:9000 --root ./data/n9 --join 127.0.0.1:8000 --cluster ./cluster --cert node-0",
+      "\nA node never holds the data key or the CA key: it refuses to start from a directory holding either.\n\nExamples:\n  dmfs node --config demo/config.yaml --server 1\n  dmfs node --listen 10.0.0.5:7000 --root /var/lib/dmfs --join 10.0.0.4:7000 --bundle /etc/dmfs/node-3",
     )
     .action(async (o: NodeCliOptions) => {
       const logger = createLogger(o.logLevel);
@@ -69,8 +70,7 @@ function fromConfig(o: NodeCliOptions) {
     listenAddr: server.listenAddr,
     root: server.root,
     bootstrap: server.nodes,
-    clusterDir: config.cluster.dir,
-    certName: o.cert ?? `node-${index}`,
+    bundleDir: o.bundle ?? nodeBundleDir(config, index),
     chunkSize: config.cluster.chunkSize,
     replication: config.cluster.replication,
     writeQuorum: config.cluster.writeQuorum,
@@ -80,7 +80,13 @@ function fromConfig(o: NodeCliOptions) {
 }
 
 function fromFlags(o: NodeCliOptions) {
-  if (!o.root) throw new DmfsError("E_USAGE", "--listen needs --root, the node's data directory");
+  if (!o.root) throw new DmfsError("E_USAGE", "--listen needs --root, the node's data directory.");
+  if (!o.bundle) {
+    throw new DmfsError(
+      "E_USAGE",
+      "--listen needs --bundle, the node's own bundle directory (written by dmfs init or dmfs cluster add-node).",
+    );
+  }
   const chunkSize = Number(o.chunkSize);
   if (!Number.isInteger(chunkSize) || chunkSize < 64 * 1024) {
     throw new DmfsError("E_USAGE", "--chunk-size must be a whole number of bytes, at least 65536");
@@ -89,8 +95,7 @@ function fromFlags(o: NodeCliOptions) {
     listenAddr: o.listen as string,
     root: o.root,
     bootstrap: o.join,
-    clusterDir: o.cluster,
-    certName: o.cert ?? "node-0",
+    bundleDir: o.bundle,
     chunkSize,
     replication: positiveInt(o.replication, "--replication"),
     writeQuorum: positiveInt(o.writeQuorum, "--write-quorum"),

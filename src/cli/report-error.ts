@@ -6,6 +6,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_CONFIG: 3,
   E_CLUSTER_MISSING: 3,
   E_CLUSTER_EXISTS: 3,
+  E_BUNDLE_SECRET: 3,
   E_KEY_FILE: 3,
   E_NOT_FOUND: 4,
   E_WRONG_KEY: 5,

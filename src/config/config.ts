@@ -8,7 +8,7 @@ import { z } from "zod";
 import { DmfsError } from "../errors.ts";
 
 export interface ClusterConfig {
-  /** Absolute path of the cluster directory (CA, certificates, data key). */
+  /** Absolute path of the admin/client bundle (CA key, client certificate, data key); node bundles under nodes/. */
   dir: string;
   /** R: copies kept of every chunk. */
   replication: number;
@@ -29,6 +29,8 @@ export interface ServerConfig {
   root: string;
   /** Bootstrap peers as "host:port"; ":port" in the file means this server's own host. */
   nodes: string[];
+  /** Absolute path of this server's node bundle; default `<cluster.dir>/nodes/node-<index>`. */
+  bundle: string | undefined;
 }
 
 export interface Config {
@@ -48,6 +50,11 @@ const ADDRESS = /^(?:\[(?<ipv6>[0-9A-Fa-f:.]+)\]|(?<host>[^\s:[\]]*)):(?<port>\d
 interface Address {
   host: string;
   port: number;
+}
+
+/** The node bundle server `index` of `config` runs from. */
+export function nodeBundleDir(config: Config, index: number): string {
+  return config.servers[index]?.bundle ?? resolve(config.cluster.dir, "nodes", `node-${index}`);
 }
 
 /** Reads, validates and resolves a config file; every problem is an E_CONFIG naming file and field. */
@@ -157,9 +164,15 @@ const serverSchema = (base: string) =>
         .min(1)
         .transform((root) => resolve(base, root)),
       nodes: z.preprocess((nodes) => nodes ?? [], z.array(peerAddrSchema)),
+      bundle: z
+        .string()
+        .min(1)
+        .transform((bundle) => resolve(base, bundle))
+        .optional(),
     })
     .transform(
-      ({ listenAddr, root, nodes }): ServerConfig => ({
+      ({ listenAddr, root, nodes, bundle }): ServerConfig => ({
+        bundle,
         listenAddr: formatAddress(listenAddr),
         host: listenAddr.host,
         port: listenAddr.port,

@@ -130,7 +130,17 @@ function generateKeyPair(): Promise<webcrypto.CryptoKeyPair> {
   return webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"]);
 }
 
-function importSigningKey(pem: string): Promise<webcrypto.CryptoKey> {
+/** A certificate's serial number as lowercase hex without leading zeros, the form revocations use. */
+export function serialOfCertificate(pem: string): string {
+  return normalSerial(new x509.X509Certificate(pem).serialNumber);
+}
+
+/** Serial numbers come as hex in several spellings (case, leading zeros, colons); one form compares. */
+export function normalSerial(hex: string): string {
+  return hex.replace(/:/g, "").toLowerCase().replace(/^0+/, "") || "0";
+}
+
+export function importSigningKey(pem: string): Promise<webcrypto.CryptoKey> {
   const der = createPrivateKey(pem).export({ format: "der", type: "pkcs8" });
   return webcrypto.subtle.importKey("pkcs8", der, KEY_ALGORITHM, false, ["sign"]);
 }

@@ -14,6 +14,8 @@ export interface DialOptions {
   maxFrameBytes: number;
   counters: ConnectionCounters;
   timeoutMs?: number;
+  /** Nodes pass their revocation check: false refuses the server's certificate. */
+  admit?: (socket: TLSSocket) => boolean;
 }
 
 export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn: Connection; peer: Hello }> {
@@ -39,6 +41,10 @@ export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn:
     s.once("error", fail);
     s.once("timeout", () => fail(new Error(`no answer in ${timeoutMs} ms`)));
   });
+  if (opts.admit && !opts.admit(socket)) {
+    socket.destroy();
+    throw new DmfsError("E_REVOKED", `the certificate of the node at ${addr} is revoked`, { subject: addr });
+  }
   const conn = new Connection(socket, {
     peerRole: "node",
     maxFrameBytes: opts.maxFrameBytes,

@@ -2,12 +2,13 @@
 // starts the crypto pool, and runs the node actor with the real listener, peer links and request
 // handlers provided. `dmfs node` calls startNode; tests and `dmfs up` run it as a child process.
 import { mkdir } from "node:fs/promises";
-import { createActor, fromPromise } from "xstate";
+import type { TLSSocket } from "node:tls";
+import { type AnyActorRef, createActor, fromPromise } from "xstate";
 import { createInboundServer } from "../actors/inbound.ts";
 import { createListener, listenError } from "../actors/listener.ts";
 import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.ts";
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
-import { loadIdentity } from "../cluster/cluster-dir.ts";
+import { loadNodeBundle } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
@@ -27,6 +28,7 @@ import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
 import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
+import { RevocationGuard } from "./revocation-guard.ts";
 import { Scrub } from "./scrub.ts";
 import { type Activity, StatusPublisher } from "./status-publisher.ts";
 
@@ -35,9 +37,8 @@ export interface NodeOptions {
   root: string;
   /** Bootstrap peers ("host:port"). */
   bootstrap: string[];
-  clusterDir: string;
-  /** Which node certificate of the cluster directory to present ("node-0"). */
-  certName: string;
+  /** The node's own bundle: cluster.json, the CA certificate, its certificate and key, nothing else. */
+  bundleDir: string;
   chunkSize: number;
   replication: number;
   writeQuorum: number;
@@ -54,12 +55,33 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** Tells every linked peer the members and revocations this node knows. */
+function gossipTo(
+  self: { nodeId: string; addr: string },
+  revocations: RevocationGuard,
+  members: Record<string, Member>,
+  children: Record<string, AnyActorRef | undefined>,
+): void {
+  const known = [self, ...Object.values(members).map((m) => ({ nodeId: m.nodeId, addr: m.addr }))];
+  const revoked = revocations.all();
+  const message = {
+    t: "peers" as const,
+    members: known,
+    ...(revoked.length > 0 ? { revocations: revoked } : {}),
+  };
+  for (const child of Object.values(children)) {
+    if (child && typeof child.id === "string" && child.id.startsWith("link:")) {
+      child.send({ type: "link.send", message });
+    }
+  }
+}
+
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const { logger } = opts;
   const { host, port } = splitHostPort(opts.listenAddr);
   const listenAddr = joinHostPort(host, port);
+  const identity = await loadNodeBundle(opts.bundleDir);
   await mkdir(opts.root, { recursive: true });
-  const identity = await loadIdentity(opts.clusterDir, "node", opts.certName);
   const nodeId = loadOrCreateNodeId(opts.root);
   const db = NodeDatabase.open(opts.root);
   const catalog = new Catalog(db);
@@ -89,6 +111,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     backoffMaxMs: Math.min(2_000, opts.failureTimeoutMs),
   };
   const log = logger.child({ nodeId: nodeId.slice(0, 8) });
+  const revocations = await RevocationGuard.open(opts.root, identity.ca, log);
+  const admit = (socket: TLSSocket) => revocations.admit(socket);
+  const gossip = (members: Record<string, Member>, children: Record<string, AnyActorRef | undefined>) =>
+    gossipTo({ nodeId, addr: listenAddr }, revocations, members, children);
   const startedAt = Date.now();
   const activity: Activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
 
@@ -148,17 +174,28 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         hello,
         maxFrameBytes,
         counters,
+        admit,
         onListening: () => listening(),
         onError: (err) => listenFailed(listenError(listenAddr, err)),
         log: (msg, fields) => log.warn(fields, msg),
       }),
       inbound: createInboundServer(
-        createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity }),
+        createRequestHandler({
+          store,
+          catalog,
+          catalogWrites,
+          pool,
+          status,
+          gateway,
+          clock,
+          activity,
+          revocations,
+        }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
-            dialNode(input.addr, { identity, hello, maxFrameBytes, counters }),
+            dialNode(input.addr, { identity, hello, maxFrameBytes, counters, admit }),
           ),
         },
       }),
@@ -179,17 +216,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           repair.trigger();
         });
       },
-      gossip: ({ context, self }) => {
-        const members = [
-          { nodeId, addr: listenAddr },
-          ...Object.values(context.members).map((m) => ({ nodeId: m.nodeId, addr: m.addr })),
-        ];
-        for (const child of Object.values(self.getSnapshot().children)) {
-          if (child && typeof child.id === "string" && child.id.startsWith("link:")) {
-            child.send({ type: "link.send", message: { t: "peers", members } });
-          }
-        }
-      },
+      gossip: ({ context, self }) => gossip(context.members, self.getSnapshot().children),
       log: (_, p) => log[p.level](p.fields ?? {}, p.msg),
     },
   });
@@ -202,6 +229,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     input: { self: { nodeId, clusterId: identity.clusterId, listenAddr }, timing, known },
   });
   actor.subscribe({ error: (err) => log.error({ err }, "node actor failed") });
+  // A new revocation spreads at once, not at the next membership change.
+  revocations.onRevoked = () => {
+    const snapshot = actor.getSnapshot();
+    gossip(snapshot.context.members, snapshot.children);
+  };
   actor.start();
 
   try {

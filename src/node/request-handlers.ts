@@ -9,6 +9,7 @@ import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Gateway } from "./gateway.ts";
+import type { RevocationGuard } from "./revocation-guard.ts";
 import type { Activity, StatusPublisher } from "./status-publisher.ts";
 
 const ALL_BUCKETS = Array.from({ length: 256 }, (_, i) => i);
@@ -22,10 +23,11 @@ export interface NodeServices {
   gateway: Gateway;
   clock: HybridClock;
   activity: Activity;
+  revocations: RevocationGuard;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
-  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity } = services;
+  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity, revocations } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
@@ -33,6 +35,12 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
       case "status":
         if (m.subscribe) status.subscribe(from.conn);
         return { t: "status.reply", re: m.id, status: await status.snapshot() };
+      case "peers":
+        if (m.revocations) await revocations.accept(m.revocations);
+        return undefined;
+      case "cluster.revoke":
+        await revocations.accept([m.revocation]);
+        return { t: "ok", re: m.id };
       case "chunk.put": {
         // Verify in the pool; the bytes come back from the worker and go to disk unchanged.
         const { id, bytes } = await pool.hash(m.data, { ownsBuffer: true });

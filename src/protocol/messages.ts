@@ -16,6 +16,9 @@ export const MAX_META_BYTES = 4096;
 export const DIGEST_BUCKETS = 256;
 export const DIGEST_BYTES = 32;
 export const MAX_ERROR_MESSAGE_CHARS = 1024;
+/** A revocation (a CRL naming one certificate) is well under this; see crypto/revocation.ts. */
+export const MAX_REVOCATION_BYTES = 4096;
+export const MAX_REVOCATIONS = 1024;
 const MAX_CURSOR_CHARS = 512;
 const MAX_ADDR_CHARS = 261; // 253-char host name, brackets, colon, 5-digit port
 const MAX_COUNTER_KINDS = 64;
@@ -163,7 +166,12 @@ export type Ping = z.infer<typeof Ping>;
 export const Pong = z.strictObject({ t: z.literal("pong"), re: RequestId, at: nonNegative() });
 export type Pong = z.infer<typeof Pong>;
 
-export const Peers = z.strictObject({ t: z.literal("peers"), members: z.array(Member).max(MAX_MEMBERS) });
+/** Gossip: the members a node knows, and the revocations it enforces (each verified by the receiver). */
+export const Peers = z.strictObject({
+  t: z.literal("peers"),
+  members: z.array(Member).max(MAX_MEMBERS),
+  revocations: z.array(bytes(MAX_REVOCATION_BYTES)).max(MAX_REVOCATIONS).optional(),
+});
 export type Peers = z.infer<typeof Peers>;
 
 export const ChunkPut = z.strictObject({
@@ -340,6 +348,14 @@ export const ChunkLocations = z.strictObject({
 });
 export type ChunkLocations = z.infer<typeof ChunkLocations>;
 
+/** The admin hands a CA-signed revocation to a node, which enforces it and gossips it on. */
+export const ClusterRevoke = z.strictObject({
+  t: z.literal("cluster.revoke"),
+  id: RequestId,
+  revocation: bytes(MAX_REVOCATION_BYTES),
+});
+export type ClusterRevoke = z.infer<typeof ClusterRevoke>;
+
 // ---- the union ----
 
 export const Message = z.discriminatedUnion("t", [
@@ -372,6 +388,7 @@ export const Message = z.discriminatedUnion("t", [
   FileList,
   ChunkLocate,
   ChunkLocations,
+  ClusterRevoke,
 ]);
 export type Message = z.infer<typeof Message>;
 export type MessageType = Message["t"];

@@ -36,6 +36,7 @@ const sendersByType: Readonly<Record<MessageType, Senders>> = {
   "file.list": "client",
   "chunk.locate": "client",
   "chunk.locations": "node",
+  "cluster.revoke": "client",
 };
 
 /** Whether a peer whose certificate has `role` may send a message of type `t`. */

@@ -1,5 +1,5 @@
-// One harness for every integration test that needs real nodes: a temp cluster directory made by the
-// real `initCluster`, node processes started from the build (dist/, which `npm test` builds first),
+// One harness for every integration test that needs real nodes: a temp admin bundle and node bundles made
+// by the real `initCluster` (each node started from its own bundle only), node processes started from the build (dist/, which `npm test` builds first),
 // free ports, and a teardown that kills every child even when the test failed. File tests get FileClients
 // and `dmfs` runs against any node, and seeded pseudo-random data that streams without filling memory.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -86,6 +86,8 @@ export class TestCluster {
   readonly nodes: (RunningTestNode | undefined)[] = [];
   readonly addrs: string[] = [];
   private readonly clients: NodeClient[] = [];
+  /** Bundles of nodes added after init (`cluster add-node`), by index. */
+  private readonly bundles: string[] = [];
   private pool: CryptoPool | undefined;
 
   private constructor(
@@ -109,6 +111,21 @@ export class TestCluster {
     return cluster;
   }
 
+  /** The node bundle node `i` starts from: `<clusterDir>/nodes/node-<i>`, or the one given to `addNode`. */
+  bundleDir(i: number): string {
+    return this.bundles[i] ?? join(this.clusterDir, "nodes", `node-${i}`);
+  }
+
+  /** Adds a node (not started) that runs from `bundle`, e.g. one `dmfs cluster add-node` wrote; its index. */
+  async addNode(bundle: string, spec: NodeSpec = {}): Promise<number> {
+    const i = this.specs.length;
+    const host = spec.host ?? "127.0.0.1";
+    this.specs.push(spec);
+    this.addrs.push(`${host}:${await freePort(host)}`);
+    this.bundles[i] = bundle;
+    return i;
+  }
+
   /** Starts node `i` with the bootstrap list of its spec (or `join` given here) and waits until it listens. */
   async start(i: number, opts: { join?: number[]; extraArgs?: string[] } = {}): Promise<RunningTestNode> {
     const spec = this.specs[i] ?? {};
@@ -121,10 +138,8 @@ export class TestCluster {
       this.addrs[i] as string,
       "--root",
       root,
-      "--cluster",
-      this.clusterDir,
-      "--cert",
-      `node-${i}`,
+      "--bundle",
+      this.bundleDir(i),
       "--log-level",
       "info",
       ...joins,

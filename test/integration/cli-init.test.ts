@@ -1,11 +1,17 @@
 import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initCluster, loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
+import {
+  addNode,
+  initCluster,
+  loadDataKeyPath,
+  loadIdentity,
+  loadNodeBundle,
+} from "../../src/cluster/cluster-dir.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 // Runs `dmfs init` as main.ts would: the command on its own, errors reported by report-error.ts.
@@ -59,23 +65,33 @@ afterAll(async () => {
 describe("dmfs init", () => {
   const dir = () => join(workDir, "cluster");
 
-  it("creates the CA, node and client certificates and the data key, keys readable only by the owner", async () => {
+  it("writes the admin bundle and one bundle per node holding only its own key, keys readable only by the owner", async () => {
     const run = await runInit("--dir", dir(), "--nodes", "2", "--json");
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const printed = JSON.parse(run.stdout) as { clusterId: string; dir: string; nodes: number };
-    expect(printed).toEqual({ clusterId: await clusterIdIn(dir()), dir: dir(), nodes: 2 });
+    const nodeBundles = [join(dir(), "nodes", "node-0"), join(dir(), "nodes", "node-1")];
+    expect(printed).toEqual({ clusterId: await clusterIdIn(dir()), dir: dir(), nodes: 2, nodeBundles });
     expect(printed.clusterId).toMatch(/^[0-9a-f]{32}$/);
 
     const cluster = JSON.parse(await readFile(join(dir(), "cluster.json"), "utf8")) as { createdAt: string };
     expect(Number.isNaN(Date.parse(cluster.createdAt))).toBe(false);
-    for (const key of ["ca.key", "client.key", "data.key", "nodes/node-0.key", "nodes/node-1.key"]) {
+    for (const key of [
+      "ca.key",
+      "client.key",
+      "data.key",
+      "nodes/node-0/node.key",
+      "nodes/node-1/node.key",
+    ]) {
       expect(await modeOf(join(dir(), key)), key).toBe(0o600);
     }
-    for (const cert of ["ca.crt", "client.crt", "nodes/node-0.crt", "nodes/node-1.crt"]) {
+    for (const cert of ["ca.crt", "client.crt", "issued/node-0.crt", "issued/node-1.crt"]) {
       expect(existsSync(join(dir(), cert)), cert).toBe(true);
     }
-    expect(existsSync(join(dir(), "nodes/node-2.crt"))).toBe(false);
+    for (const bundle of nodeBundles) {
+      expect((await readdir(bundle)).sort()).toEqual(["ca.crt", "cluster.json", "node.crt", "node.key"]);
+    }
+    expect(existsSync(join(dir(), "nodes/node-2"))).toBe(false);
     expect((await readFile(join(dir(), "data.key"))).length).toBe(32);
   });
 
@@ -86,7 +102,8 @@ describe("dmfs init", () => {
       ["node", "node-1", "OU=dmfs-node"],
       ["client", undefined, "OU=dmfs-client"],
     ] as const) {
-      const identity = await loadIdentity(dir(), role, name);
+      const identity =
+        role === "node" ? await loadNodeBundle(join(dir(), "nodes", name)) : await loadIdentity(dir(), role);
       expect(identity.clusterId).toBe(clusterId);
       const cert = new X509Certificate(identity.cert);
       expect(cert.subject).toContain(unit);
@@ -111,18 +128,20 @@ describe("dmfs init", () => {
   it("replaces the cluster with --force: new id, new keys, only the new node certificates", async () => {
     const before = await clusterIdIn(dir());
     const dataKeyBefore = await readFile(join(dir(), "data.key"));
-    await writeFile(join(dir(), "nodes", "node-7.crt"), "left over from an older cluster");
+    await mkdir(join(dir(), "nodes", "node-7"));
+    await writeFile(join(dir(), "nodes", "node-7", "node.crt"), "left over from an older cluster");
     const run = await runInit("--dir", dir(), "--nodes", "1", "--force");
     expect(run.code).toBe(0);
     const after = await clusterIdIn(dir());
     expect(after).not.toBe(before);
     expect(run.stdout).toContain(`Created cluster ${after}`);
-    expect(run.stdout).toContain(join(dir(), "nodes", "node-0.key"));
-    expect(run.stdout).toContain(join(dir(), "data.key"));
+    expect(run.stdout).toContain(join(dir(), "nodes", "node-0"));
+    expect(run.stdout).toContain("data.key");
     expect(await readFile(join(dir(), "data.key"))).not.toEqual(dataKeyBefore);
     expect(await modeOf(join(dir(), "data.key"))).toBe(0o600);
-    expect(existsSync(join(dir(), "nodes", "node-1.crt"))).toBe(false);
-    expect(existsSync(join(dir(), "nodes", "node-7.crt"))).toBe(false);
+    expect(existsSync(join(dir(), "nodes", "node-1"))).toBe(false);
+    expect(existsSync(join(dir(), "nodes", "node-7"))).toBe(false);
+    expect(existsSync(join(dir(), "issued", "node-1.crt"))).toBe(false);
   });
 
   it("takes the cluster dir and one node per server from --config", async () => {
@@ -141,8 +160,8 @@ servers:
     const run = await runInit("--config", config, "--json");
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ dir: join(configDir, "certs"), nodes: 2 });
-    expect(existsSync(join(configDir, "certs", "nodes", "node-1.crt"))).toBe(true);
-    expect(existsSync(join(configDir, "certs", "nodes", "node-2.crt"))).toBe(false);
+    expect(existsSync(join(configDir, "certs", "nodes", "node-1", "node.crt"))).toBe(true);
+    expect(existsSync(join(configDir, "certs", "nodes", "node-2"))).toBe(false);
   });
 
   it("reports a bad config with the config's exit status and the field at fault", async () => {
@@ -174,10 +193,15 @@ describe("the cluster directory loader", () => {
   it("names the file that is missing from an incomplete cluster", async () => {
     const dir = join(workDir, "small");
     await initCluster({ dir, nodes: 1 });
-    await expect(loadIdentity(dir, "node", "node-4")).rejects.toMatchObject({
+    await expect(loadNodeBundle(join(dir, "nodes", "node-4"))).rejects.toMatchObject({
       code: "E_CLUSTER_MISSING",
-      subject: join(dir, "nodes", "node-4.crt"),
-      message: expect.stringContaining("nodes/node-4.crt"),
+      subject: join(dir, "nodes", "node-4"),
+      message: expect.stringContaining("is not a node bundle"),
+    });
+    await rm(join(dir, "nodes", "node-0", "node.key"));
+    await expect(loadNodeBundle(join(dir, "nodes", "node-0"))).rejects.toMatchObject({
+      code: "E_CLUSTER_MISSING",
+      message: expect.stringContaining("node.key"),
     });
     await rm(join(dir, "client.key"));
     await expect(loadIdentity(dir, "client")).rejects.toMatchObject({
@@ -192,16 +216,35 @@ describe("the cluster directory loader", () => {
     const dir = join(workDir, "corrupt");
     await initCluster({ dir, nodes: 1 });
     await writeFile(join(dir, "cluster.json"), `{ "clusterId": "short" }`);
-    await expect(loadIdentity(dir, "node", "node-0")).rejects.toMatchObject({ code: "E_CLUSTER_MISSING" });
+    await expect(loadIdentity(dir, "client")).rejects.toMatchObject({ code: "E_CLUSTER_MISSING" });
     await writeFile(join(dir, "cluster.json"), "{ not json");
-    await expect(loadIdentity(dir, "node", "node-0")).rejects.toMatchObject({ code: "E_CLUSTER_MISSING" });
+    await expect(loadIdentity(dir, "client")).rejects.toMatchObject({ code: "E_CLUSTER_MISSING" });
   });
 
-  it("asks for a node name of the form node-<i>", async () => {
-    await expect(loadIdentity(join(workDir, "small"), "node")).rejects.toMatchObject({ code: "E_USAGE" });
-    await expect(loadIdentity(join(workDir, "small"), "node", "../client")).rejects.toMatchObject({
-      code: "E_USAGE",
+  it("refuses to load a node identity from a directory holding the data key or the CA key", async () => {
+    const dir = join(workDir, "admin");
+    await initCluster({ dir, nodes: 1 });
+    await expect(loadNodeBundle(dir)).rejects.toMatchObject({
+      code: "E_BUNDLE_SECRET",
+      message: expect.stringContaining("data.key"),
     });
+    const bundle = join(dir, "nodes", "node-0");
+    await writeFile(join(bundle, "ca.key"), await readFile(join(dir, "ca.key")));
+    await expect(loadNodeBundle(bundle)).rejects.toMatchObject({ code: "E_BUNDLE_SECRET" });
+  });
+
+  it("adds a node from the CA without touching the data key, once per name", async () => {
+    const dir = join(workDir, "growing");
+    const { clusterId } = await initCluster({ dir, nodes: 1 });
+    const dataKey = await readFile(join(dir, "data.key"));
+    const out = join(workDir, "elsewhere", "node-9");
+    const bundle = await addNode({ dir, name: "node-9", out });
+    expect(bundle.dir).toBe(out);
+    expect((await loadNodeBundle(out)).clusterId).toBe(clusterId);
+    expect(await readFile(join(dir, "data.key"))).toEqual(dataKey);
+    expect(await modeOf(join(out, "node.key"))).toBe(0o600);
+    await expect(addNode({ dir, name: "node-9" })).rejects.toMatchObject({ code: "E_CLUSTER_EXISTS" });
+    await expect(addNode({ dir, name: "../x" })).rejects.toMatchObject({ code: "E_USAGE" });
   });
 
   it("completes an interrupted init without --force, since no cluster.json marks it as a cluster", async () => {
@@ -209,7 +252,7 @@ describe("the cluster directory loader", () => {
     await mkdir(join(dir, "nodes"), { recursive: true });
     await writeFile(join(dir, "ca.key"), "half-written");
     const { clusterId } = await initCluster({ dir, nodes: 1 });
-    expect((await loadIdentity(dir, "node", "node-0")).clusterId).toBe(clusterId);
+    expect((await loadNodeBundle(join(dir, "nodes", "node-0"))).clusterId).toBe(clusterId);
     expect(await modeOf(join(dir, "ca.key"))).toBe(0o600);
   });
 

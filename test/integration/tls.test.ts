@@ -12,7 +12,12 @@ import {
   type TLSSocket,
 } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type ClusterIdentity, initCluster, loadIdentity } from "../../src/cluster/cluster-dir.ts";
+import {
+  type ClusterIdentity,
+  initCluster,
+  loadIdentity,
+  loadNodeBundle,
+} from "../../src/cluster/cluster-dir.ts";
 import { type CertificateRole, issueCertificate } from "../../src/crypto/certificates.ts";
 import { clientOptions, peerRole, serverOptions } from "../../src/protocol/tls.ts";
 
@@ -28,8 +33,8 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), "dmfs-tls-"));
   const dir = join(workDir, "cluster");
   await initCluster({ dir, nodes: 2 });
-  nodeServer = await loadIdentity(dir, "node", "node-0");
-  nodePeer = await loadIdentity(dir, "node", "node-1");
+  nodeServer = await loadNodeBundle(join(dir, "nodes", "node-0"));
+  nodePeer = await loadNodeBundle(join(dir, "nodes", "node-1"));
   clusterClient = await loadIdentity(dir, "client");
   foreignClient = await loadIdentity(
     (await initCluster({ dir: join(workDir, "other-cluster"), nodes: 1 })).dir,
@@ -229,7 +234,7 @@ describe("mutual TLS between cluster members", () => {
   });
 
   it("refuses a server whose certificate another CA signed", async () => {
-    const foreignNode = await loadIdentity(join(workDir, "other-cluster"), "node", "node-0");
+    const foreignNode = await loadNodeBundle(join(workDir, "other-cluster", "nodes", "node-0"));
     const recording = await startServer({ ...foreignNode, ca: nodeServer.ca });
     const failure = await connectUntilClosed(recording.port, clientOptions(nodePeer));
     expect(failure).toBeDefined();

@@ -10,6 +10,7 @@ import {
   MAX_CHUNK_IDS_PER_REQUEST,
   MAX_MEMBERS,
   MAX_META_BYTES,
+  MAX_REVOCATION_BYTES,
   MESSAGE_TYPES,
   type Message,
   type MessageOf,
@@ -125,7 +126,14 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
   ok: fc.record({ t: fc.constant("ok"), re: requestId }),
   ping: fc.record({ t: fc.constant("ping"), id: requestId, at: reading }),
   pong: fc.record({ t: fc.constant("pong"), re: requestId, at: reading }),
-  peers: fc.record({ t: fc.constant("peers"), members: fc.array(member, { maxLength: 8 }) }),
+  peers: fc.record(
+    {
+      t: fc.constant("peers"),
+      members: fc.array(member, { maxLength: 8 }),
+      revocations: fc.array(bin(600), { maxLength: 3 }),
+    },
+    { requiredKeys: ["t", "members"] },
+  ),
   "chunk.put": fc.record({ t: fc.constant("chunk.put"), id: requestId, chunkId: hex64, data: bin(2048) }),
   "chunk.get": fc.record({ t: fc.constant("chunk.get"), id: requestId, chunkId: hex64 }),
   "chunk.data": fc.record({ t: fc.constant("chunk.data"), re: requestId, data: bin(2048) }),
@@ -218,6 +226,7 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     re: requestId,
     nodes: fc.array(fc.array(nodeId, { maxLength: 4 }), { maxLength: 8 }),
   }),
+  "cluster.revoke": fc.record({ t: fc.constant("cluster.revoke"), id: requestId, revocation: bin(600) }),
 };
 
 function roundTrip(message: Message): Message {
@@ -344,6 +353,11 @@ describe("parseMessage rejects", () => {
       /at members/,
     ],
     [
+      "a revocation larger than any real one",
+      { t: "cluster.revoke", id: 1, revocation: Buffer.alloc(MAX_REVOCATION_BYTES + 1) },
+      /at revocation/,
+    ],
+    [
       "too many catalog entries",
       { t: "catalog.push", id: 1, entries: Array(MAX_CATALOG_ENTRIES_PER_MESSAGE + 1).fill(sampleEntry) },
       /at entries/,
@@ -417,14 +431,15 @@ describe("allowedFrom", () => {
     "file.lookup",
     "file.list",
     "chunk.locate",
+    "cluster.revoke",
   ];
 
-  it("lets a node send every message type but the client's file requests", () => {
+  it("lets a node send every message type but the client's file requests and the admin's revocation", () => {
     const allowed = MESSAGE_TYPES.filter((type) => allowedFrom("node", type));
     expect(allowed.sort()).toEqual(MESSAGE_TYPES.filter((t) => !clientOnlyTypes.includes(t)).sort());
   });
 
-  it("lets a client send only hello, error, ok, ping, pong, status and its file requests", () => {
+  it("lets a client send only hello, error, ok, ping, pong, status, its file requests and revocations", () => {
     const allowed = MESSAGE_TYPES.filter((type) => allowedFrom("client", type));
     expect(allowed.sort()).toEqual([...clientTypes, ...clientOnlyTypes].sort());
   });
