@@ -1,15 +1,15 @@
 // `dmfs demo`: the whole demo in one command - creates the cluster if it is missing, runs the config's
 // nodes as child processes (as `dmfs up` does, their logs in files), waits until all are alive, then
 // opens the monitor in this terminal. Quitting the monitor stops the nodes.
-import { closeSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { Command } from "commander";
 import { NodeClient } from "../client/node-client.ts";
-import { initCluster, loadIdentity } from "../cluster/cluster-dir.ts";
-import { type Config, loadConfig } from "../config/config.ts";
+import { addNode, initCluster, loadIdentity } from "../cluster/cluster-dir.ts";
+import { type Config, loadConfig, nodeBundleDir } from "../config/config.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import { DEFAULT_CONFIG } from "./cluster-access.ts";
@@ -58,7 +58,11 @@ function say(line: string): void {
   process.stdout.write(`dmfs demo: ${line}\n`);
 }
 
-/** Creates the config's cluster directory with one certificate per server, unless it is there. */
+/**
+ * Creates the config's cluster with one node bundle per server, unless it is there; a server without
+ * its bundle (a cluster made before node bundles, or a server added to the config) gets one issued
+ * from the CA, so the data key and the files stay.
+ */
 async function ensureCluster(config: Config): Promise<void> {
   try {
     await loadIdentity(config.cluster.dir, "client");
@@ -66,6 +70,13 @@ async function ensureCluster(config: Config): Promise<void> {
     if (!isDmfsError(err, "E_CLUSTER_MISSING")) throw err;
     say(`creating the cluster in ${config.cluster.dir}`);
     await initCluster({ dir: config.cluster.dir, nodes: config.servers.length });
+    return;
+  }
+  for (const index of config.servers.keys()) {
+    const out = nodeBundleDir(config, index);
+    if (existsSync(join(out, "node.crt"))) continue;
+    say(`issuing a node bundle for server ${index} in ${out}`);
+    await addNode({ dir: config.cluster.dir, name: `node-${index}`, out });
   }
 }
 

@@ -1,8 +1,11 @@
 // Three nodes, each in its own network namespace, joined through a bridge by veth links (iproute2,
 // as root). Taking one node's link down makes it and the others see each other go down; bringing it up
-// heals the mesh. Where namespaces cannot be made, the test is skipped with the reason printed.
+// heals the mesh. Deployed as docs/deploy.md says: the admin bundle stays with the admin (here: the
+// `dmfs status` runs), each node's "machine" gets only a copy of its own node bundle.
+// Where namespaces cannot be made, the test is skipped with the reason printed.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -94,7 +97,7 @@ function peerStates(i: number): Record<string, string> {
       "--node",
       `${IPS[i]}:${PORT}`,
       "--cluster",
-      join(dir, "cluster"),
+      join(dir, "admin"),
     ],
     { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 },
   ).toString();
@@ -104,23 +107,25 @@ function peerStates(i: number): Record<string, string> {
   );
 }
 
+function machineBundle(i: number): string {
+  return join(dir, `machine-${i}`, "etc-dmfs");
+}
+
 describe.skipIf(skipReason !== undefined)("a mesh across network namespaces", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "dmfs-netns-"));
-    await initCluster({ dir: join(dir, "cluster"), nodes: 3 });
+    const admin = join(dir, "admin");
+    await initCluster({ dir: admin, nodes: 3 });
+    // Each machine gets its own bundle and nothing else; the admin keeps no copy of the node keys.
+    for (const i of [0, 1, 2]) {
+      await cp(join(admin, "nodes", `node-${i}`), machineBundle(i), { recursive: true });
+    }
+    await rm(join(admin, "nodes"), { recursive: true });
     buildNetwork();
     NS.forEach((ns, i) => {
       const joins = i === 0 ? [] : ["--join", `${IPS[0]}:${PORT}`];
       const args = ["netns", "exec", ns, process.execPath, CLI, "node", "--listen", `${IPS[i]}:${PORT}`];
-      args.push(
-        "--root",
-        join(dir, `node-${i}`),
-        "--cluster",
-        join(dir, "cluster"),
-        "--cert",
-        `node-${i}`,
-        ...joins,
-      );
+      args.push("--root", join(dir, `machine-${i}`, "data"), "--bundle", machineBundle(i), ...joins);
       procs.push(spawn("ip", args, { stdio: "ignore" }));
     });
   });
@@ -129,6 +134,18 @@ describe.skipIf(skipReason !== undefined)("a mesh across network namespaces", ()
     for (const p of procs) p.kill("SIGKILL");
     tearDownNetwork();
     if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("gives each machine only the CA certificate and its own certificate and key", async () => {
+    for (const i of [0, 1, 2]) {
+      expect((await readdir(machineBundle(i))).sort()).toEqual([
+        "ca.crt",
+        "cluster.json",
+        "node.crt",
+        "node.key",
+      ]);
+      expect(existsSync(join(dir, `machine-${i}`, "data.key"))).toBe(false);
+    }
   });
 
   it("sees a node go down on both sides when its link goes down, and come back when it comes up", async () => {

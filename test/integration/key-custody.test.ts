@@ -1,0 +1,238 @@
+// Key custody (DESIGN.md section 8) against real node processes: nodes hold neither the data key nor the
+// CA key, a node added from the CA joins and takes copies, and a revoked node is refused by every node.
+import { createPrivateKey } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ClusterIdentity, loadIdentity, loadNodeBundle } from "../../src/cluster/cluster-dir.ts";
+import { createClusterCa } from "../../src/crypto/certificates.ts";
+import { createRevocation } from "../../src/crypto/revocation.ts";
+import { dialNode } from "../../src/node/dial.ts";
+import { maxFrameBytesFor } from "../../src/protocol/frame.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
+import {
+  CHUNK_SIZE,
+  runCli,
+  seededBytes,
+  seededStream,
+  startThreeNodeCluster,
+  type TestCluster,
+  waitFor,
+} from "../helpers/cluster-harness.ts";
+
+/** Heartbeat of nodes started with `--listen` (src/cli/node.ts): a revocation must bite within it. */
+const HEARTBEAT_MS = 1_000;
+
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startThreeNodeCluster();
+}, 60_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** Every file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+/** The byte strings that give away a private key: its PEM, its PKCS#8 DER and its raw scalar. */
+function privateKeyForms(pem: string): Buffer[] {
+  const key = createPrivateKey(pem);
+  const d = key.export({ format: "jwk" }).d as string;
+  return [Buffer.from(pem.trim()), key.export({ format: "der", type: "pkcs8" }), Buffer.from(d, "base64url")];
+}
+
+/** Dials node `addr` presenting `identity` as a node would; resolves when it is let in. */
+async function dialAs(identity: ClusterIdentity, addr: string): Promise<void> {
+  const { conn } = await dialNode(addr, {
+    identity,
+    hello: {
+      t: "hello",
+      protocol: PROTOCOL_VERSION,
+      clusterId: identity.clusterId,
+      role: "node",
+      nodeId: "f".repeat(32),
+      listenAddr: "127.0.0.1:1",
+    },
+    maxFrameBytes: maxFrameBytesFor(CHUNK_SIZE),
+    counters: { bytesIn: 0, bytesOut: 0, framesRejected: {} },
+    timeoutMs: 2_000,
+  });
+  conn.close(undefined);
+}
+
+function collector() {
+  const out = new PassThrough();
+  const parts: Buffer[] = [];
+  out.on("data", (b: Buffer) => parts.push(b));
+  return { out, bytes: () => Buffer.concat(parts) };
+}
+
+describe("key custody", () => {
+  it("leaves no node's bundle or root with the data key or the CA key after uploads and reads", async () => {
+    const files = await cluster.files(0);
+    const reader = await cluster.files(2);
+    const size = 3 * CHUNK_SIZE + 17;
+    await files.upload(seededStream("custody", size), "private/report.pdf", 1_000);
+    const { out, bytes } = collector();
+    await reader.read("private/report.pdf", out);
+    expect(bytes().equals(await seededBytes("custody", size))).toBe(true);
+
+    const admin = cluster.clusterDir;
+    const dataKey = await readFile(join(admin, "data.key"));
+    const secrets: [string, Buffer][] = [
+      ["data key", dataKey],
+      ["data key (hex)", Buffer.from(dataKey.toString("hex"))],
+      ...privateKeyForms(await readFile(join(admin, "ca.key"), "utf8")).map(
+        (form) => ["CA key", form] as [string, Buffer],
+      ),
+      ...privateKeyForms(await readFile(join(admin, "client.key"), "utf8")).map(
+        (form) => ["client key", form] as [string, Buffer],
+      ),
+    ];
+    let scanned = 0;
+    for (const i of [0, 1, 2]) {
+      const node = cluster.nodes[i];
+      const paths = [...(await filesUnder(cluster.bundleDir(i))), ...(await filesUnder(node?.root ?? ""))];
+      expect(paths.some((p) => p.endsWith("node.db"))).toBe(true);
+      for (const path of paths) {
+        const content = await readFile(path);
+        scanned += content.length;
+        for (const [what, secret] of secrets) {
+          expect(content.includes(secret), `${what} found in ${path}`).toBe(false);
+        }
+      }
+    }
+    // The scan saw the stored chunks, not just empty directories.
+    expect(scanned).toBeGreaterThan(size);
+  });
+
+  it("refuses to start a node from the admin bundle, in one sentence", async () => {
+    const run = await runCli(
+      [
+        "node",
+        "--listen",
+        "127.0.0.1:1",
+        "--root",
+        join(cluster.dir, "never"),
+        "--bundle",
+        cluster.clusterDir,
+      ],
+      20_000,
+    );
+    expect(run.code).toBe(3);
+    const lines = run.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^dmfs: .*holds data\.key, so it is the admin bundle, not a node bundle/);
+    expect(existsSync(join(cluster.dir, "never"))).toBe(false);
+  });
+
+  it("adds a node from the CA without touching the data key; it joins the running cluster and takes copies", async () => {
+    const dataKeyPath = join(cluster.clusterDir, "data.key");
+    const keyBefore = await readFile(dataKeyPath);
+    const keyTimeBefore = (await stat(dataKeyPath)).mtimeMs;
+    const out = join(cluster.dir, "machine-3", "bundle");
+    const add = await runCli([
+      "cluster",
+      "add-node",
+      "node-3",
+      "--cluster",
+      cluster.clusterDir,
+      "--out",
+      out,
+      "--json",
+    ]);
+    expect(add.stderr).toBe("");
+    expect(add.code).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ name: "node-3", bundle: out });
+    expect((await readdir(out)).sort()).toEqual(["ca.crt", "cluster.json", "node.crt", "node.key"]);
+    expect(await readFile(dataKeyPath)).toEqual(keyBefore);
+    expect((await stat(dataKeyPath)).mtimeMs).toBe(keyTimeBefore);
+
+    const i = await cluster.addNode(out, { join: [0] });
+    await cluster.start(i);
+    await cluster.waitForMesh(15_000);
+    // Repair gives the newcomer the copies it is now a home of; a file uploaded now lands there too.
+    const files = await cluster.files(0);
+    await files.upload(seededStream("after-join", 2 * CHUNK_SIZE), "after-join.bin", 2_000);
+    await waitFor("node-3 to hold copies", async () => (await cluster.status(i)).store.chunks > 0, 20_000);
+    const { out: sink, bytes } = collector();
+    await (await cluster.files(i)).read("private/report.pdf", sink);
+    expect(bytes().equals(await seededBytes("custody", 3 * CHUNK_SIZE + 17))).toBe(true);
+  }, 90_000);
+
+  it("a revocation of a real certificate signed by an impostor CA of the same name is refused", async () => {
+    const client = await cluster.client(0);
+    const { clusterId } = await loadIdentity(cluster.clusterDir, "client");
+    const impostor = await createClusterCa(clusterId);
+    const node1 = await readFile(join(cluster.clusterDir, "issued", "node-1.crt"), "utf8");
+    const forged = await createRevocation(impostor, node1);
+    await expect(client.request({ t: "cluster.revoke", revocation: forged }, "ok")).rejects.toMatchObject({
+      code: "E_MESSAGE_INVALID",
+    });
+    await dialAs(await loadNodeBundle(cluster.bundleDir(1)), cluster.addrs[0] as string);
+    expect((await cluster.peerStates(0))[cluster.addrs[1] as string]).toBe("alive");
+  });
+
+  it("revokes a node: every other node refuses its certificate within one heartbeat, and still after a restart", async () => {
+    const i = 3;
+    const revokedIdentity = await loadNodeBundle(cluster.bundleDir(i));
+    await dialAs(revokedIdentity, cluster.addrs[0] as string); // let in before the revocation
+
+    const run = await cluster.runCli(["cluster", "revoke", "node-3", "--json"], { gateway: 0 });
+    const revokedAt = Date.now();
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const printed = JSON.parse(run.stdout) as { name: string; nodes: string[] };
+    expect(printed.name).toBe("node-3");
+    expect(existsSync(join(cluster.clusterDir, "revocations", "node-3.crl"))).toBe(true);
+
+    const others = [0, 1, 2];
+    await waitFor(
+      "every other node to refuse node-3's certificate",
+      async () => {
+        const refused = await Promise.all(
+          others.map((j) =>
+            dialAs(revokedIdentity, cluster.addrs[j] as string).then(
+              () => false,
+              () => true,
+            ),
+          ),
+        );
+        return refused.every(Boolean);
+      },
+      HEARTBEAT_MS,
+    );
+    const refusedWithinMs = Date.now() - revokedAt;
+    expect(refusedWithinMs).toBeLessThanOrEqual(HEARTBEAT_MS + 500);
+
+    // The running node-3 lost its links and cannot get back in; the others count the refusals.
+    for (const j of others) {
+      await waitFor(
+        `node ${j} to see node-3 down`,
+        async () => (await cluster.peerStates(j))[cluster.addrs[i] as string] === "down",
+        5_000,
+      );
+    }
+    expect((await cluster.status(0)).counters.framesRejected.E_REVOKED ?? 0).toBeGreaterThan(0);
+    for (const j of others) {
+      expect(await filesUnder(join(cluster.nodes[j]?.root ?? "", "revocations"))).toHaveLength(1);
+    }
+
+    // Alone after a restart - no peer to gossip it again - node 1 still refuses the certificate.
+    for (const j of [0, 2, i]) await cluster.kill(j);
+    await cluster.kill(1);
+    await cluster.start(1);
+    await expect(dialAs(revokedIdentity, cluster.addrs[1] as string)).rejects.toThrow();
+    const node0 = await loadNodeBundle(cluster.bundleDir(0));
+    await dialAs(node0, cluster.addrs[1] as string); // a good certificate still gets in
+    console.log(`revocation enforced on every node ${refusedWithinMs} ms after the command exited`);
+  }, 90_000);
+});
