@@ -29,7 +29,10 @@ export function addClusterOptions(cmd: Command): Command {
     .addOption(new Option("-c, --config <file>", `cluster config (default: ${DEFAULT_CONFIG})`))
     .addOption(new Option("-n, --node <host:port>", "talk to this node instead of the config's nodes"))
     .addOption(
-      new Option("--cluster <dir>", "cluster directory with certificates (with --node; default ./cluster)"),
+      new Option(
+        "--cluster <dir>",
+        "the admin/client bundle: client certificate, data key (with --node; default ./cluster)",
+      ),
     );
 }
 

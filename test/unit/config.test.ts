@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config/config.ts";
+import { loadConfig, nodeBundleDir } from "../../src/config/config.ts";
 import { DmfsError } from "../../src/errors.ts";
 
 const workDir = mkdtempSync(join(tmpdir(), "dmfs-config-"));
@@ -36,6 +36,17 @@ function configError(text: string): string {
 }
 
 describe("loadConfig", () => {
+  it("finds each server's node bundle under the cluster dir, or where its bundle: field says", () => {
+    const file = writeConfig(`cluster: { dir: ./admin }
+servers:
+  - { listenAddr: "127.0.0.1:8000", root: ./a }
+  - { listenAddr: "127.0.0.1:8001", root: ./b, bundle: ./etc/node-b }
+`);
+    const config = loadConfig(file);
+    expect(nodeBundleDir(config, 0)).toBe(join(workDir, "admin", "nodes", "node-0"));
+    expect(nodeBundleDir(config, 1)).toBe(join(workDir, "etc", "node-b"));
+  });
+
   it("loads the demo config: three servers, bootstrap peers on the same host, cluster defaults", () => {
     const file = resolve(import.meta.dirname, "../../demo/config.yaml");
     const demoDir = resolve(import.meta.dirname, "../../demo");
