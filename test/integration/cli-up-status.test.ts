@@ -1,12 +1,14 @@
 // The demo as a user runs it: `dmfs init` and `dmfs up` on the demo config, then `dmfs status --json`
-// from another process; Ctrl-C (SIGINT) on `dmfs up` stops every node.
+// and an upload from another process; Ctrl-C (SIGINT) on `dmfs up` stops every node. Afterwards no node's
+// bundle or root holds a byte string of the data key or the CA key.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFile, mkdtemp, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { CLI, REPO, waitFor } from "../helpers/cluster-harness.ts";
+import { adminSecrets, findSecrets } from "../helpers/secret-scan.ts";
 
 const run = promisify(execFile);
 let dir: string | undefined;
@@ -50,6 +52,25 @@ describe("dmfs up and dmfs status", () => {
     expect(status.clusterId).toMatch(/^[0-9a-f]{32}$/);
     // Each line of a node's log carries its prefix.
     expect(lines.some((l) => l.startsWith("[node-1 127.0.0.1:8001]"))).toBe(true);
+
+    const sample = join(dir, "notes.txt");
+    await writeFile(sample, "minutes of the board meeting\n".repeat(1000));
+    await run(process.execPath, [CLI, "upload", sample, "--path", "board/notes.txt", "--config", config]);
+    const { stdout: back } = await run(process.execPath, [
+      CLI,
+      "read",
+      "board/notes.txt",
+      "--config",
+      config,
+    ]);
+    expect(back).toBe("minutes of the board meeting\n".repeat(1000));
+    const nodeDirs = [0, 1, 2].flatMap((i) => [
+      join(dir as string, "cluster", "nodes", `node-${i}`),
+      join(dir as string, "data", `server${i}`),
+    ]);
+    const scan = await findSecrets(nodeDirs, await adminSecrets(join(dir, "cluster")));
+    expect(scan.found).toEqual([]);
+    expect(scan.files.filter((f) => f.endsWith("node.key"))).toHaveLength(3);
 
     const exited = new Promise<number | null>((r) => up?.once("exit", (code) => r(code)));
     up.kill("SIGINT");

@@ -1,6 +1,5 @@
 // Key custody (DESIGN.md section 8) against real node processes: nodes hold neither the data key nor the
 // CA key, a node added from the CA joins and takes copies, and a revoked node is refused by every node.
-import { createPrivateKey } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import {
   type TestCluster,
   waitFor,
 } from "../helpers/cluster-harness.ts";
+import { adminSecrets, filesUnder, findSecrets } from "../helpers/secret-scan.ts";
 
 /** Heartbeat of nodes started with `--listen` (src/cli/node.ts): a revocation must bite within it. */
 const HEARTBEAT_MS = 1_000;
@@ -40,20 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-/** Every file under `dir`, recursively. */
-async function filesUnder(dir: string): Promise<string[]> {
-  if (!existsSync(dir)) return [];
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
-/** The byte strings that give away a private key: its PEM, its PKCS#8 DER and its raw scalar. */
-function privateKeyForms(pem: string): Buffer[] {
-  const key = createPrivateKey(pem);
-  const d = key.export({ format: "jwk" }).d as string;
-  return [Buffer.from(pem.trim()), key.export({ format: "der", type: "pkcs8" }), Buffer.from(d, "base64url")];
-}
 
 /** Dials node `addr` presenting `identity` as a node would; resolves when it is let in. */
 async function dialAs(identity: ClusterIdentity, addr: string): Promise<void> {
@@ -99,31 +85,25 @@ describe("key custody", () => {
     await reader.read("private/report.pdf", out);
     expect(bytes().equals(await seededBytes("custody", size))).toBe(true);
 
-    const admin = cluster.clusterDir;
-    const dataKey = await readFile(join(admin, "data.key"));
-    const secrets: [string, Buffer][] = [
-      ["data key", dataKey],
-      ["data key (hex)", Buffer.from(dataKey.toString("hex"))],
-      ...privateKeyForms(await readFile(join(admin, "ca.key"), "utf8")).map(
-        (form) => ["CA key", form] as [string, Buffer],
-      ),
-      ...privateKeyForms(await readFile(join(admin, "client.key"), "utf8")).map(
-        (form) => ["client key", form] as [string, Buffer],
-      ),
-    ];
-    let scanned = 0;
-    for (const i of [0, 1, 2]) {
-      const node = cluster.nodes[i];
-      const paths = [...(await filesUnder(cluster.bundleDir(i))), ...(await filesUnder(node?.root ?? ""))];
-      expect(paths.some((p) => p.endsWith("node.db"))).toBe(true);
-      for (const path of paths) {
-        const content = await readFile(path);
-        scanned += content.length;
-        for (const [what, secret] of secrets) {
-          expect(content.includes(secret), `${what} found in ${path}`).toBe(false);
-        }
-      }
+    const secrets = await adminSecrets(cluster.clusterDir);
+    const {
+      found,
+      files: scannedFiles,
+      bytes: scanned,
+    } = await findSecrets(
+      [0, 1, 2].flatMap((i) => [cluster.bundleDir(i), cluster.nodes[i]?.root ?? ""]),
+      secrets,
+    );
+    expect(found).toEqual([]);
+    // The same scan over the admin bundle finds every one of them: it does see the secrets it looks for.
+    const inAdmin = await findSecrets([cluster.clusterDir], secrets);
+    for (const what of ["data.key in", "ca.key in", "client.key in"]) {
+      expect(
+        inAdmin.found.some((f) => f.startsWith(what)),
+        what,
+      ).toBe(true);
     }
+    expect(scannedFiles.filter((p) => p.endsWith("node.db"))).toHaveLength(3);
     // The scan saw the stored chunks, not just empty directories.
     expect(scanned).toBeGreaterThan(size);
   });
