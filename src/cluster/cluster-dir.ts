@@ -200,7 +200,10 @@ function refuseToOverwrite(dir: string): void {
   );
 }
 
-/** Reads the client identity from the admin/client bundle. */
+/**
+ * Reads the client identity from the admin/client bundle. The role argument stays for the callers that
+ * name it; nodes read theirs with `loadNodeBundle`.
+ */
 export async function loadIdentity(dir: string, _role: "client"): Promise<ClusterIdentity> {
   const root = resolve(dir);
   const clusterId = await readClusterId(root);
