@@ -66,6 +66,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
+  // Asked now, awaited below: the pool's threads start while the store opens.
+  const poolBackend = pool.backend();
   // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
   // the pool themselves and hand the store verified bytes.
   const store = await ChunkStore.open(opts.root, {
@@ -99,8 +101,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     listenFailed = reject;
   });
 
+  const blake3Backend = await poolBackend;
   const status = new StatusPublisher({
-    self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt },
+    self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt, blake3Backend },
     members: () => Object.values(actor.getSnapshot().context.members),
     store,
     catalog,
@@ -216,7 +219,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   antiEntropy.start();
   repair.start();
   scrub.start();
-  log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
+  log.info({ listenAddr, root: opts.root, peers: known.length, blake3Backend }, "node listening");
 
   return {
     nodeId,

@@ -1,6 +1,7 @@
 // The node's status: members as the node actor sees them, store and catalog figures, traffic counters.
 // Answers one-off status requests and pushes an update every second to each subscribed connection.
 import type { Member } from "../actors/node.ts";
+import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { Connection, ConnectionCounters } from "../protocol/connection.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
@@ -17,7 +18,13 @@ export interface Activity {
 }
 
 export interface StatusSources {
-  self: { clusterId: string; nodeId: string; listenAddr: string; startedAt: number };
+  self: {
+    clusterId: string;
+    nodeId: string;
+    listenAddr: string;
+    startedAt: number;
+    blake3Backend: Blake3Backend;
+  };
   members: () => Member[];
   store: ChunkStore;
   catalog: Catalog;

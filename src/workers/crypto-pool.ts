@@ -5,7 +5,14 @@ import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { Piscina } from "piscina";
-import { type Blake3, type Blake3Backend, loadBlake3, loadBulkBlake3 } from "../crypto/blake3.ts";
+import {
+  BLAKE3_BACKEND_ENV,
+  type Blake3,
+  type Blake3Backend,
+  loadBlake3,
+  loadBulkBlake3,
+  preferredBackend,
+} from "../crypto/blake3.ts";
 import { type ChunkKeys, chunkIdOf, type SealedChunk } from "../crypto/chunk-format.ts";
 import { type CryptoTask, type CryptoWorkerData, deserializeError, transferable } from "./crypto-task.ts";
 
@@ -50,6 +57,8 @@ export class CryptoPool {
   constructor(opts: CryptoPoolOptions = {}) {
     this.#threads = opts.threads ?? availableParallelism();
     this.#backend = opts.backend;
+    // A bad DMFS_BLAKE3 fails here, with E_CONFIG, before any thread starts and keeps the process alive.
+    if (opts.backend === undefined) preferredBackend(process.env[BLAKE3_BACKEND_ENV]);
     // Threads read V8's flags when they start: this gives them `gc`, which they use to free the chunk
     // buffers they drop (dead-buffer-sweeper.ts). It adds a global to contexts created from now on only.
     setFlagsFromString("--expose-gc");
