@@ -75,7 +75,7 @@ async function createNativeBlake3(): Promise<Blake3> {
   let keyedHasher: InstanceType<typeof Blake3Hasher> | undefined;
   const hasher: Blake3 = {
     backend: "native",
-    hash: (bytes) => blake3(bytes),
+    hash: (bytes) => blake3(asBuffer(bytes)),
     keyedHash: (key, bytes) => {
       assertKeyLength(key);
       if (keyedHasher === undefined || Buffer.compare(key, lastKey) !== 0) {
@@ -84,11 +84,16 @@ async function createNativeBlake3(): Promise<Blake3> {
       } else {
         keyedHasher.reset();
       }
-      return keyedHasher.update(bytes).digestBuffer();
+      return keyedHasher.update(asBuffer(bytes)).digestBuffer();
     },
   };
   assertMatchesReference(hasher, await loadBlake3("noble"));
   return hasher;
+}
+
+// The native functions are typed for Buffers; a Buffer view of the same memory costs no copy.
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 async function createNobleBlake3(): Promise<Blake3> {
@@ -99,7 +104,7 @@ async function createNobleBlake3(): Promise<Blake3> {
   const { blake3 } = await import("@noble/hashes/blake3.js");
   return {
     backend: "noble",
-    hash: (bytes) => blake3(bytes),
+    hash: (bytes) => blake3(asBuffer(bytes)),
     keyedHash: (key, bytes) => blake3(bytes, { key }),
   };
 }

@@ -66,8 +66,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
-  // Asked now, awaited below: the pool's threads start while the store opens.
-  const poolBackend = pool.backend();
+  // Not awaited: the node does not wait for its threads to start; a status snapshot waits instead.
+  const blake3Backend = pool.backend();
   // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
   // the pool themselves and hand the store verified bytes.
   const store = await ChunkStore.open(opts.root, {
@@ -101,9 +101,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     listenFailed = reject;
   });
 
-  const blake3Backend = await poolBackend;
   const status = new StatusPublisher({
-    self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt, blake3Backend },
+    self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt },
+    blake3Backend,
     members: () => Object.values(actor.getSnapshot().context.members),
     store,
     catalog,
@@ -219,7 +219,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   antiEntropy.start();
   repair.start();
   scrub.start();
-  log.info({ listenAddr, root: opts.root, peers: known.length, blake3Backend }, "node listening");
+  log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
+  blake3Backend.then(
+    (backend) => log.info({ blake3Backend: backend }, "crypto pool ready"),
+    (err: unknown) => log.error({ err }, "crypto pool failed to start"),
+  );
 
   return {
     nodeId,

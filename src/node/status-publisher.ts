@@ -18,13 +18,9 @@ export interface Activity {
 }
 
 export interface StatusSources {
-  self: {
-    clusterId: string;
-    nodeId: string;
-    listenAddr: string;
-    startedAt: number;
-    blake3Backend: Blake3Backend;
-  };
+  self: { clusterId: string; nodeId: string; listenAddr: string; startedAt: number };
+  /** Settles once the crypto pool's threads have loaded their BLAKE3 backend. */
+  blake3Backend: Promise<Blake3Backend>;
   members: () => Member[];
   store: ChunkStore;
   catalog: Catalog;
@@ -48,6 +44,7 @@ export class StatusPublisher {
       .sort((a, b) => a.addr.localeCompare(b.addr));
     return {
       ...self,
+      blake3Backend: await this.sources.blake3Backend,
       members: [
         { nodeId: self.nodeId, addr: self.listenAddr, state: "self", rttMs: 0, lastSeen: Date.now() },
         ...members,

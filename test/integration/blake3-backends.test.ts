@@ -16,14 +16,18 @@ import {
   TestCluster,
 } from "../helpers/cluster-harness.ts";
 
+const HIDE_NATIVE = new URL("../helpers/hide-native-blake3.cjs", import.meta.url).pathname;
 let cluster: TestCluster;
 
 beforeAll(async () => {
   cluster = await TestCluster.create(
     [
       { join: [], env: { DMFS_BLAKE3: "" } },
-      // The package loader's own override: a missing file makes the real native load fail.
-      { join: [0], env: { DMFS_BLAKE3: "", NAPI_RS_NATIVE_LIBRARY_PATH: "/nonexistent/blake.node" } },
+      // Its platform binaries unresolvable, in every thread: the real native load fails.
+      {
+        join: [0],
+        env: { DMFS_BLAKE3: "", NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${HIDE_NATIVE}` },
+      },
       { join: [0, 1], env: { DMFS_BLAKE3: "wasm" } },
     ],
     { replication: 3, writeQuorum: 3 },

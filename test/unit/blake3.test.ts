@@ -72,7 +72,7 @@ describe("key derivation", () => {
   // hash-wasm has no derive_key mode; the native package has one, checked here though keys.ts uses noble.
   it("through the native package matches the official derive_key vectors for every input length", () => {
     for (const c of vectors.cases) {
-      const derived = Blake3Hasher.deriveKey(vectors.context_string, vectorInput(c.input_len));
+      const derived = Blake3Hasher.deriveKey(vectors.context_string, Buffer.from(vectorInput(c.input_len)));
       expect(bytesToHex(derived), `input_len ${c.input_len}`).toBe(first32(c.derive_key));
     }
   });
@@ -179,9 +179,10 @@ describe("the choice of bulk backend (DMFS_BLAKE3)", () => {
 });
 
 // Each case runs in a fresh process, because a thread loads the native binary and reads DMFS_BLAKE3
-// once. NAPI_RS_NATIVE_LIBRARY_PATH is the package loader's own override: pointing it at a missing
-// file makes the real native load fail, as on a platform without a prebuilt binary.
+// once. hide-native-blake3.cjs makes the package's platform binaries unresolvable, in every thread, so
+// the real native load fails as on a platform with no prebuilt binary.
 const PROBE = new URL("../helpers/blake3-backend-probe.ts", import.meta.url).pathname;
+const HIDE_NATIVE = new URL("../helpers/hide-native-blake3.cjs", import.meta.url).pathname;
 type ProbeReport = {
   bulk: string;
   pool: string;
@@ -209,7 +210,9 @@ describe("a process's bulk hashing", () => {
   });
 
   it("falls back to wasm, in the pool's threads too, when the native binary does not load", async () => {
-    expect(await probe({ NAPI_RS_NATIVE_LIBRARY_PATH: "/nonexistent/blake.node" })).toEqual({
+    expect(
+      await probe({ NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${HIDE_NATIVE}` }),
+    ).toEqual({
       bulk: "wasm",
       pool: "wasm",
       nativeLoads: false,
