@@ -9,6 +9,7 @@ import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.t
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadIdentity } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
+import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -66,8 +67,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
-  // Not awaited: the node does not wait for its threads to start; a status snapshot waits instead.
-  const blake3Backend = pool.backend();
+  // Asked on the first status snapshot, not at start: loading a backend in the threads right away
+  // competes with the node's own start-up for the CPU.
+  let blake3Backend: Promise<Blake3Backend> | undefined;
   // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
   // the pool themselves and hand the store verified bytes.
   const store = await ChunkStore.open(opts.root, {
@@ -103,7 +105,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   const status = new StatusPublisher({
     self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt },
-    blake3Backend,
+    blake3Backend: () => {
+      blake3Backend ??= pool.backend();
+      return blake3Backend;
+    },
     members: () => Object.values(actor.getSnapshot().context.members),
     store,
     catalog,
@@ -220,10 +225,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   repair.start();
   scrub.start();
   log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
-  blake3Backend.then(
-    (backend) => log.info({ blake3Backend: backend }, "crypto pool ready"),
-    (err: unknown) => log.error({ err }, "crypto pool failed to start"),
-  );
 
   return {
     nodeId,

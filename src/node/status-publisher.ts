@@ -19,8 +19,8 @@ export interface Activity {
 
 export interface StatusSources {
   self: { clusterId: string; nodeId: string; listenAddr: string; startedAt: number };
-  /** Settles once the crypto pool's threads have loaded their BLAKE3 backend. */
-  blake3Backend: Promise<Blake3Backend>;
+  /** The BLAKE3 backend of the crypto pool's threads (they load it when first asked). */
+  blake3Backend: () => Promise<Blake3Backend>;
   members: () => Member[];
   store: ChunkStore;
   catalog: Catalog;
@@ -44,7 +44,7 @@ export class StatusPublisher {
       .sort((a, b) => a.addr.localeCompare(b.addr));
     return {
       ...self,
-      blake3Backend: await this.sources.blake3Backend,
+      blake3Backend: await this.sources.blake3Backend(),
       members: [
         { nodeId: self.nodeId, addr: self.listenAddr, state: "self", rttMs: 0, lastSeen: Date.now() },
         ...members,
