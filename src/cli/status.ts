@@ -1,6 +1,7 @@
 // `dmfs status`: asks a node for the cluster's members, then every member for its own store figures.
 import { Command } from "commander";
 import { NodeClient } from "../client/node-client.ts";
+import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import { addClusterOptions, type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
 import { formatBytes, table } from "./format.ts";
@@ -16,6 +17,8 @@ export interface ClusterStatusJson {
     chunks: number | null;
     bytes: number | null;
     diskFree: number | null;
+    /** The BLAKE3 implementation the node hashes with; null when the node did not answer. */
+    blake3: Blake3Backend | null;
   }[];
 }
 
@@ -68,6 +71,7 @@ export async function clusterStatus(
         chunks: detail?.store.chunks ?? null,
         bytes: detail?.store.bytes ?? null,
         diskFree: detail?.store.diskFree ?? null,
+        blake3: detail?.blake3Backend ?? null,
       };
     }),
   );
@@ -80,7 +84,7 @@ function render(s: ClusterStatusJson): string {
   return (
     head +
     table(
-      ["NODE", "ADDRESS", "STATE", "RTT", "CHUNKS", "STORED", "DISK FREE"],
+      ["NODE", "ADDRESS", "STATE", "RTT", "CHUNKS", "STORED", "DISK FREE", "BLAKE3"],
       s.nodes.map((n) => [
         n.id.slice(0, 8),
         n.address,
@@ -89,6 +93,7 @@ function render(s: ClusterStatusJson): string {
         n.chunks === null ? "-" : String(n.chunks),
         n.bytes === null ? "-" : formatBytes(n.bytes),
         n.diskFree === null ? "-" : formatBytes(n.diskFree),
+        n.blake3 ?? "-",
       ]),
     )
   );

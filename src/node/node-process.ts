@@ -10,6 +10,7 @@ import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.t
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadNodeBundle } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
+import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -88,6 +89,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
+  // Asked on the first status snapshot, not at start: loading a backend in the threads right away
+  // competes with the node's own start-up for the CPU.
+  let blake3Backend: Promise<Blake3Backend> | undefined;
   // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
   // the pool themselves and hand the store verified bytes.
   const store = await ChunkStore.open(opts.root, {
@@ -127,6 +131,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
 
   const status = new StatusPublisher({
     self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt },
+    blake3Backend: () => {
+      blake3Backend ??= pool.backend();
+      return blake3Backend;
+    },
     members: () => Object.values(actor.getSnapshot().context.members),
     store,
     catalog,

@@ -1,6 +1,7 @@
 // The node's status: members as the node actor sees them, store and catalog figures, traffic counters.
 // Answers one-off status requests and pushes an update every second to each subscribed connection.
 import type { Member } from "../actors/node.ts";
+import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { Connection, ConnectionCounters } from "../protocol/connection.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
@@ -18,6 +19,8 @@ export interface Activity {
 
 export interface StatusSources {
   self: { clusterId: string; nodeId: string; listenAddr: string; startedAt: number };
+  /** The BLAKE3 backend of the crypto pool's threads (they load it when first asked). */
+  blake3Backend: () => Promise<Blake3Backend>;
   members: () => Member[];
   store: ChunkStore;
   catalog: Catalog;
@@ -41,6 +44,7 @@ export class StatusPublisher {
       .sort((a, b) => a.addr.localeCompare(b.addr));
     return {
       ...self,
+      blake3Backend: await this.sources.blake3Backend(),
       members: [
         { nodeId: self.nodeId, addr: self.listenAddr, state: "self", rttMs: 0, lastSeen: Date.now() },
         ...members,

@@ -95,6 +95,8 @@ export const NodeStatus = z.strictObject({
   nodeId: NodeId,
   listenAddr: HostPort,
   startedAt: nonNegative(),
+  /** The BLAKE3 implementation the node's crypto pool hashes with (src/crypto/blake3.ts). */
+  blake3Backend: z.enum(["native", "wasm", "noble"]),
   members: z
     .array(
       z.strictObject({

@@ -20,6 +20,7 @@ export interface NodeFigures {
   catalog: NodeStatus["catalog"];
   activity: NodeStatus["activity"];
   underReplicated: number | null;
+  blake3Backend: NodeStatus["blake3Backend"];
   /** Bytes per second since the previous report; null until there are two reports from one run. */
   inRate: number | null;
   outRate: number | null;
@@ -195,6 +196,7 @@ export function applyNodeStatus(model: ClusterModel, status: NodeStatus, now: nu
     catalog: status.catalog,
     activity: status.activity,
     underReplicated: status.underReplicated,
+    blake3Backend: status.blake3Backend,
     inRate,
     outRate,
   };

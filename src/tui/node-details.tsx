@@ -63,6 +63,7 @@ export function detailLines(node: NodeView, now: number): [string, string][] {
     ["chunks", `${a.chunksStored} stored, ${a.chunksServed} served since start`],
     ["catalog", `${f.catalog.files} files, ${f.catalog.tombstones} tombstones`],
     ["repair", `under-replicated chunks: ${f.underReplicated ?? "- (no scan yet)"}`],
+    ["blake3", `${f.blake3Backend} hashing in the crypto pool`],
     ["started", `${formatClock(f.startedAt)}, up ${formatDuration(now - f.startedAt)}`],
     ["reported", `${formatClock(f.receivedAt)}${fresh ? "" : " (not current)"}`],
   ];

@@ -5,14 +5,21 @@ import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { Piscina } from "piscina";
-import { type Blake3Backend, loadBlake3 } from "../crypto/blake3.ts";
+import {
+  BLAKE3_BACKEND_ENV,
+  type Blake3,
+  type Blake3Backend,
+  loadBlake3,
+  loadBulkBlake3,
+  preferredBackend,
+} from "../crypto/blake3.ts";
 import { type ChunkKeys, chunkIdOf, type SealedChunk } from "../crypto/chunk-format.ts";
 import { type CryptoTask, type CryptoWorkerData, deserializeError, transferable } from "./crypto-task.ts";
 
 export type CryptoPoolOptions = {
   /** Worker threads, started up front; defaults to os.availableParallelism(). */
   threads?: number;
-  /** BLAKE3 backend for bulk hashing; defaults to "wasm". */
+  /** BLAKE3 backend for bulk hashing; defaults to the fastest that loads (loadBulkBlake3, DMFS_BLAKE3). */
   backend?: Blake3Backend;
 };
 
@@ -44,12 +51,14 @@ export const INLINE_HASH_MAX_BYTES = 64 * 1024;
 export class CryptoPool {
   readonly #pool: Piscina<CryptoTask, unknown>;
   readonly #threads: number;
-  readonly #backend: Blake3Backend;
+  readonly #backend: Blake3Backend | undefined;
   #destroyed = false;
 
   constructor(opts: CryptoPoolOptions = {}) {
     this.#threads = opts.threads ?? availableParallelism();
-    this.#backend = opts.backend ?? "wasm";
+    this.#backend = opts.backend;
+    // A bad DMFS_BLAKE3 fails here, with E_CONFIG, before any thread starts and keeps the process alive.
+    if (opts.backend === undefined) preferredBackend(process.env[BLAKE3_BACKEND_ENV]);
     // Threads read V8's flags when they start: this gives them `gc`, which they use to free the chunk
     // buffers they drop (dead-buffer-sweeper.ts). It adds a global to contexts created from now on only.
     setFlagsFromString("--expose-gc");
@@ -70,6 +79,11 @@ export class CryptoPool {
 
   get threads(): number {
     return this.#threads;
+  }
+
+  /** The BLAKE3 backend one of the pool's threads hashes with (they all make the same choice). */
+  backend(): Promise<Blake3Backend> {
+    return this.#run({ op: "backend" }, []);
   }
 
   /**
@@ -111,7 +125,7 @@ export class CryptoPool {
     opts: TransferOptions = {},
   ): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
     if (bytes.byteLength <= INLINE_HASH_MAX_BYTES && bytes.buffer instanceof ArrayBuffer) {
-      const id = chunkIdOf(await loadBlake3(this.#backend), bytes);
+      const id = chunkIdOf(await this.#hasher(), bytes);
       return { id, bytes: bytes as Uint8Array<ArrayBuffer> };
     }
     const moved = movable(bytes, opts);
@@ -121,6 +135,10 @@ export class CryptoPool {
   destroy(): Promise<void> {
     this.#destroyed = true;
     return this.#pool.destroy();
+  }
+
+  #hasher(): Promise<Blake3> {
+    return this.#backend === undefined ? loadBulkBlake3() : loadBlake3(this.#backend);
   }
 
   async #run<Result>(task: CryptoTask, moved: Uint8Array<ArrayBuffer>[]): Promise<Result> {

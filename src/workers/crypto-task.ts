@@ -4,12 +4,14 @@ import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { ChunkKeys } from "../crypto/chunk-format.ts";
 import { DmfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
 
-export type CryptoWorkerData = { backend: Blake3Backend };
+/** `backend` unset: the bulk backend (loadBulkBlake3), which each thread resolves the same way. */
+export type CryptoWorkerData = { backend: Blake3Backend | undefined };
 
 export type CryptoTask =
   | { op: "seal"; keys: ChunkKeys; plaintext: Uint8Array; into?: Uint8Array<ArrayBuffer> }
   | { op: "open"; keys: ChunkKeys; stored: Uint8Array; chunkId: string }
-  | { op: "hash"; bytes: Uint8Array };
+  | { op: "hash"; bytes: Uint8Array }
+  | { op: "backend" };
 
 /**
  * A view that can be transferred to another thread: the view itself when it spans the whole of its

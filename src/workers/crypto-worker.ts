@@ -2,7 +2,7 @@
 // touches a whole chunk. Piscina imports this file once per thread and calls its default export.
 import { workerData } from "node:worker_threads";
 import { move, transferableSymbol, valueSymbol } from "piscina";
-import { loadBlake3 } from "../crypto/blake3.ts";
+import { loadBlake3, loadBulkBlake3 } from "../crypto/blake3.ts";
 import { chunkIdOf, openChunk, sealChunk } from "../crypto/chunk-format.ts";
 import { type CryptoTask, type CryptoWorkerData, serializeError, transferable } from "./crypto-task.ts";
 import { DeadBufferSweeper } from "./dead-buffer-sweeper.ts";
@@ -16,7 +16,7 @@ const sweeper = new DeadBufferSweeper(globalThis.gc);
 // CommonJS transform), which cannot load a module with top-level await. loadBlake3 memoises, so
 // awaiting it per task costs one microtask.
 export default async function runCryptoTask(task: CryptoTask): Promise<unknown> {
-  const hasher = await loadBlake3(backend);
+  const hasher = await (backend === undefined ? loadBulkBlake3() : loadBlake3(backend));
   try {
     switch (task.op) {
       case "seal": {
@@ -41,6 +41,8 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
         const { bytes } = task;
         return moveBack({ id: chunkIdOf(hasher, bytes), bytes }, [bytes.buffer as ArrayBuffer]);
       }
+      case "backend":
+        return hasher.backend;
     }
   } catch (err) {
     throw serializeError(err);

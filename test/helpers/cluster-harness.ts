@@ -27,6 +27,8 @@ export interface NodeSpec {
   /** Bootstrap peers by index into the cluster's nodes. */
   join?: number[];
   extraArgs?: string[];
+  /** Environment variables set for this node's process on top of the test's own. */
+  env?: Record<string, string>;
 }
 
 /** Settings every node of a cluster starts with (`dmfs node --replication R --write-quorum W`). */
@@ -148,7 +150,10 @@ export class TestCluster {
       ...(spec.extraArgs ?? []),
       ...(opts.extraArgs ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...spec.env },
+    });
     const output: string[] = [];
     const node: RunningTestNode = { index: i, addr: this.addrs[i] as string, root, proc, output };
     const collect = (b: Buffer) => output.push(...b.toString().split("\n").filter(Boolean));

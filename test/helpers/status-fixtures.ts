@@ -27,6 +27,7 @@ export interface StatusOptions {
   deletes?: number;
   files?: number;
   underReplicated?: number | null;
+  blake3Backend?: NodeStatus["blake3Backend"];
 }
 
 /** A status as node `self` would send it. */
@@ -43,6 +44,7 @@ export function nodeStatus(o: StatusOptions): NodeStatus {
     nodeId: self.nodeId,
     listenAddr: self.addr,
     startedAt: o.startedAt ?? 1_000,
+    blake3Backend: o.blake3Backend ?? "native",
     members: [{ ...self, state: "self", rttMs: 0, lastSeen: 2_000 }, ...peers],
     store: { chunks: o.chunks ?? 0, bytes: o.bytes ?? 0, diskFree: 50 * 1024 ** 3 },
     counters: { bytesIn: o.bytesIn ?? 0, bytesOut: o.bytesOut ?? 0, framesRejected: o.framesRejected ?? {} },

@@ -149,20 +149,25 @@ describe("the crypto pool", () => {
     }
   });
 
-  it("gives the same chunks with the noble backend", async () => {
-    const noblePool = new CryptoPool({ threads: 1, backend: "noble" });
+  it.each(["wasm", "noble"] as const)("gives the same chunks with the %s backend", async (backend) => {
+    const other = new CryptoPool({ threads: 1, backend });
     try {
+      expect(await other.backend()).toBe(backend);
       const plaintext = randomBytes(50_000);
-      const [viaNoble, viaWasm] = await Promise.all([
-        noblePool.seal(keys, Buffer.from(plaintext)),
+      const [viaOther, viaDefault] = await Promise.all([
+        other.seal(keys, Buffer.from(plaintext)),
         pool.seal(keys, Buffer.from(plaintext)),
       ]);
-      expect(viaNoble.chunkId).toBe(viaWasm.chunkId);
-      const opened = await noblePool.open(keys, viaNoble.stored, viaNoble.chunkId);
+      expect(viaOther.chunkId).toBe(viaDefault.chunkId);
+      const opened = await other.open(keys, viaOther.stored, viaOther.chunkId);
       expect(Buffer.from(opened).equals(plaintext)).toBe(true);
     } finally {
-      await noblePool.destroy();
+      await other.destroy();
     }
+  });
+
+  it("hashes with the native backend by default, where its binary loads", async () => {
+    expect(await pool.backend()).toBe("native");
   });
 
   it("moves a view's whole buffer without copying when the caller owns it, keeping the view's place", async () => {

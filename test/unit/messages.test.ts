@@ -66,6 +66,7 @@ const nodeStatus: fc.Arbitrary<NodeStatus> = fc.record({
   nodeId,
   listenAddr: hostPort,
   startedAt: reading,
+  blake3Backend: fc.constantFrom("native", "wasm", "noble"),
   members: fc.array(
     fc.record({
       nodeId,

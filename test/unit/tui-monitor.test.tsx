@@ -144,6 +144,17 @@ describe("the monitor screen", () => {
     expect(Math.max(...frame.split("\n").map(width))).toBeLessThanOrEqual(80);
   });
 
+  it("names the node's BLAKE3 backend in its details on a screen with room for them", () => {
+    const now = Date.now();
+    const model = applyNodeStatus(aliveCluster(now), nodeStatus({ self: 2, blake3Backend: "wasm" }), now);
+    const frameFor = (nodeId: string) => {
+      const ui: UiState = { ...initialUiState, selectedNodeId: nodeId, detailsOpen: true };
+      return render(view(model, { columns: 160, rows: 48 }, { ui })).lastFrame() ?? "";
+    };
+    expect(frameFor(N1.nodeId)).toMatch(/blake3 +native hashing in the crypto pool/);
+    expect(frameFor(NODES[2].nodeId)).toMatch(/blake3 +wasm hashing in the crypto pool/);
+  });
+
   it("asks for a bigger terminal when it cannot fit", () => {
     expect(render(view(aliveCluster(Date.now()), { columns: 50, rows: 10 })).lastFrame()).toContain(
       "needs at least 60x16",
