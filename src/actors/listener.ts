@@ -1,12 +1,19 @@
 // The node's TLS server as an actor: every connection must present a cluster certificate (TLS 1.3,
 // mutual), then a hello that matches; only then does the node actor hear of it (`inbound.opened`).
-// Whatever fails on the way is counted by reason and closed; it never reaches the node's logic.
+// Whatever fails on the way is counted by reason and closed; it never reaches the node's logic. Refusals
+// are logged through `rejected`, which aggregates them by source (node/rejection-log.ts). An accepted
+// connection's requests are capped (protocol/connection.ts, requestLimitsFor).
 import { createServer, type TLSSocket } from "node:tls";
 import { fromCallback } from "xstate";
 import type { ClusterIdentity } from "../cluster/cluster-dir.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import { checkHello } from "../node/dial.ts";
-import { Connection, type ConnectionCounters, exchangeHello } from "../protocol/connection.ts";
+import {
+  Connection,
+  type ConnectionCounters,
+  exchangeHello,
+  requestLimitsFor,
+} from "../protocol/connection.ts";
 import type { Hello } from "../protocol/messages.ts";
 import { peerRole, serverOptions } from "../protocol/tls.ts";
 import type { NodeEvent } from "./node.ts";
@@ -20,7 +27,8 @@ export interface ListenerDeps {
   counters: ConnectionCounters;
   onListening: () => void;
   onError: (err: Error) => void;
-  log: (msg: string, fields: Record<string, unknown>) => void;
+  /** A refused connection from `source` (its IP address): logged in aggregate, not once each. */
+  rejected: (source: string, reason: string, detail: string) => void;
 }
 
 export function countRejected(counters: ConnectionCounters, reason: string): void {
@@ -34,14 +42,16 @@ export function createListener(deps: ListenerDeps) {
 
     server.on("tlsClientError", (err, socket) => {
       countRejected(deps.counters, "E_TLS_HANDSHAKE");
-      deps.log("rejected a connection that failed the TLS handshake", { reason: err.message });
+      deps.rejected(socket.remoteAddress ?? "unknown", "E_TLS_HANDSHAKE", err.message);
       socket.destroy();
     });
     server.on("secureConnection", (socket: TLSSocket) => {
       socket.setNoDelay(true);
       const role = peerRole(socket);
+      const source = socket.remoteAddress ?? "unknown";
       if (!role) {
         countRejected(deps.counters, "E_UNAUTHORIZED");
+        deps.rejected(source, "E_UNAUTHORIZED", "the certificate names no dmfs role");
         socket.destroy();
         return;
       }
@@ -51,15 +61,21 @@ export function createListener(deps: ListenerDeps) {
         peerRole: role,
         maxFrameBytes: deps.maxFrameBytes,
         counters: deps.counters,
+        requestLimits: requestLimitsFor(deps.maxFrameBytes),
       });
       exchangeHello(conn, deps.hello, (theirs) => checkHello(deps.hello, theirs, role)).then(
-        (hello) => sendBack({ type: "inbound.opened", conn, hello }),
-        (err: unknown) => {
-          countRejected(deps.counters, isDmfsError(err) ? err.code : "E_HELLO_MISMATCH");
-          deps.log("rejected a connection at hello", {
-            remote: conn.remoteAddress,
-            reason: err instanceof Error ? err.message : String(err),
+        (hello) => {
+          // A bad frame or message later closes the link with its reason (counted by the Connection).
+          conn.once("close", (reason) => {
+            if (reason && reason.code !== "E_CONNECTION_CLOSED")
+              deps.rejected(source, reason.code, reason.message);
           });
+          sendBack({ type: "inbound.opened", conn, hello });
+        },
+        (err: unknown) => {
+          const reason = isDmfsError(err) ? err.code : "E_HELLO_MISMATCH";
+          countRejected(deps.counters, reason);
+          deps.rejected(source, reason, `at hello: ${err instanceof Error ? err.message : String(err)}`);
         },
       );
     });

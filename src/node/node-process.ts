@@ -25,6 +25,7 @@ import { dialNode } from "./dial.ts";
 import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
+import { RejectionLog } from "./rejection-log.ts";
 import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
 import { Scrub } from "./scrub.ts";
@@ -138,6 +139,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
   const repair = new Repair(mesh, store, pool, opts.replication, log);
   const scrub = new Scrub(store, pool, log);
+  const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
 
   const machine = nodeMachine.provide({
     actors: {
@@ -150,7 +152,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         counters,
         onListening: () => listening(),
         onError: (err) => listenFailed(listenError(listenAddr, err)),
-        log: (msg, fields) => log.warn(fields, msg),
+        rejected: (source, reason, detail) => rejections.note(source, reason, detail),
       }),
       inbound: createInboundServer(
         createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity }),
@@ -208,6 +210,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await ready;
   } catch (err) {
     actor.stop();
+    rejections.stop();
     await pool.destroy();
     db.close();
     throw err;
@@ -227,6 +230,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       repair.stop();
       scrub.stop();
       actor.stop();
+      rejections.stop();
       await pool.destroy();
       db.close();
     },
