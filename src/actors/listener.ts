@@ -3,6 +3,7 @@
 // Whatever fails on the way is counted by reason and closed; it never reaches the node's logic. Refusals
 // are logged through `rejected`, which aggregates them by source (node/rejection-log.ts). An accepted
 // connection's requests are capped (protocol/connection.ts, requestLimitsFor).
+import type { Socket } from "node:net";
 import { createServer, type TLSSocket } from "node:tls";
 import { fromCallback } from "xstate";
 import type { ClusterIdentity } from "../cluster/cluster-dir.ts";
@@ -40,15 +41,18 @@ export function createListener(deps: ListenerDeps) {
     const server = createServer({ ...serverOptions(deps.identity), handshakeTimeout: 5_000 });
     const sockets = new Set<TLSSocket>();
 
+    // A TCP socket reads its peer's address once and keeps it: read it now, while the peer is there,
+    // for a refusal logged after the peer already hung up (sourceOf).
+    server.on("connection", (tcp: Socket) => tcp.remoteAddress);
     server.on("tlsClientError", (err, socket) => {
       countRejected(deps.counters, "E_TLS_HANDSHAKE");
-      deps.rejected(socket.remoteAddress ?? "unknown", "E_TLS_HANDSHAKE", err.message);
+      deps.rejected(sourceOf(socket), "E_TLS_HANDSHAKE", err.message);
       socket.destroy();
     });
     server.on("secureConnection", (socket: TLSSocket) => {
       socket.setNoDelay(true);
       const role = peerRole(socket);
-      const source = socket.remoteAddress ?? "unknown";
+      const source = sourceOf(socket);
       if (!role) {
         countRejected(deps.counters, "E_UNAUTHORIZED");
         deps.rejected(source, "E_UNAUTHORIZED", "the certificate names no dmfs role");
@@ -63,20 +67,23 @@ export function createListener(deps: ListenerDeps) {
         counters: deps.counters,
         requestLimits: requestLimitsFor(deps.maxFrameBytes),
       });
+      // Every refusal closes the connection with its reason: a failed hello, a bad frame or message
+      // (counted by the Connection), or a peer that left before its hello. Closes after that are ordinary.
+      let accepted = false;
+      conn.once("close", (reason) => {
+        if (accepted && (reason === undefined || reason.code === "E_CONNECTION_CLOSED")) return;
+        deps.rejected(
+          source,
+          reason?.code ?? "E_CONNECTION_CLOSED",
+          reason?.message ?? "closed before hello",
+        );
+      });
       exchangeHello(conn, deps.hello, (theirs) => checkHello(deps.hello, theirs, role)).then(
         (hello) => {
-          // A bad frame or message later closes the link with its reason (counted by the Connection).
-          conn.once("close", (reason) => {
-            if (reason && reason.code !== "E_CONNECTION_CLOSED")
-              deps.rejected(source, reason.code, reason.message);
-          });
+          accepted = true;
           sendBack({ type: "inbound.opened", conn, hello });
         },
-        (err: unknown) => {
-          const reason = isDmfsError(err) ? err.code : "E_HELLO_MISMATCH";
-          countRejected(deps.counters, reason);
-          deps.rejected(source, reason, `at hello: ${err instanceof Error ? err.message : String(err)}`);
-        },
+        (err: unknown) => countRejected(deps.counters, isDmfsError(err) ? err.code : "E_HELLO_MISMATCH"),
       );
     });
     server.on("error", (err) => deps.onError(err));
@@ -87,6 +94,15 @@ export function createListener(deps: ListenerDeps) {
       for (const s of sockets) s.destroy();
     };
   });
+}
+
+/**
+ * The IP address a connection came from. A peer that hung up during the handshake leaves the TLS socket
+ * without its address; the TCP socket under it (Node's `_parent`) kept the one read on "connection".
+ */
+function sourceOf(socket: TLSSocket): string {
+  const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
+  return socket.remoteAddress ?? tcp?.remoteAddress ?? "unknown";
 }
 
 export function listenError(addr: string, err: Error): DmfsError {

@@ -4,7 +4,7 @@
 // so without this a loop of connect-and-drop would fill the node's log.
 
 /** Where refusals come from beyond this many, they are summed under one source ("other"). */
-const MAX_SOURCES = 1_024;
+const MAX_SOURCES = 256;
 
 export type RejectionLogLine = (fields: Record<string, unknown>, msg: string) => void;
 
