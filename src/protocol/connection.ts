@@ -234,12 +234,18 @@ export class Connection extends EventEmitter<{
     this.takingFrames = true;
     try {
       while (!this.closed && !this.full()) {
-        const frame = this.decoder.next();
-        if (frame === undefined) break;
-        this.deliver(this.admit(frame.message), frame.bytes);
+        let taken: { message: Message; bytes: number } | undefined;
+        try {
+          const frame = this.decoder.next();
+          taken = frame && { message: this.admit(frame.message), bytes: frame.bytes };
+        } catch (err) {
+          this.reject(err);
+          return;
+        }
+        if (taken === undefined) break;
+        // Outside the try: a listener's own failure is no fault of the peer's frames.
+        this.deliver(taken.message, taken.bytes);
       }
-    } catch (err) {
-      this.reject(err);
     } finally {
       this.takingFrames = false;
     }
