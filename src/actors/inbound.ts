@@ -20,11 +20,8 @@ export function createInboundServer(handle: RequestHandler) {
     const { conn, hello, id } = input;
     const from: InboundContext = { conn, hello };
     const onMessage = (m: Message, settle: Settle) => {
-      if (m.t === "peers") {
-        sendBack({ type: "members.discovered", members: m.members });
-        settle();
-        return;
-      }
+      // Gossip: the members go to the node actor, the revocations to the handlers (no reply).
+      if (m.t === "peers") sendBack({ type: "members.discovered", members: m.members });
       // Settled once the reply is on its way out, so a peer that does not read its replies stops
       // being read from as well.
       handle(m, from)
