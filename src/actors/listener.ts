@@ -1,12 +1,20 @@
 // The node's TLS server as an actor: every connection must present a cluster certificate (TLS 1.3,
 // mutual), then a hello that matches; only then does the node actor hear of it (`inbound.opened`).
-// Whatever fails on the way is counted by reason and closed; it never reaches the node's logic.
+// Whatever fails on the way is counted by reason and closed; it never reaches the node's logic. Refusals
+// are logged through `rejected`, which aggregates them by source (node/rejection-log.ts). An accepted
+// connection's requests are capped (protocol/connection.ts, requestLimitsFor).
+import type { Socket } from "node:net";
 import { createServer, type TLSSocket } from "node:tls";
 import { fromCallback } from "xstate";
 import type { ClusterIdentity } from "../cluster/cluster-dir.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import { checkHello } from "../node/dial.ts";
-import { Connection, type ConnectionCounters, exchangeHello } from "../protocol/connection.ts";
+import {
+  Connection,
+  type ConnectionCounters,
+  exchangeHello,
+  requestLimitsFor,
+} from "../protocol/connection.ts";
 import type { Hello } from "../protocol/messages.ts";
 import { peerRole, serverOptions } from "../protocol/tls.ts";
 import type { NodeEvent } from "./node.ts";
@@ -22,7 +30,8 @@ export interface ListenerDeps {
   admit: (socket: TLSSocket) => boolean;
   onListening: () => void;
   onError: (err: Error) => void;
-  log: (msg: string, fields: Record<string, unknown>) => void;
+  /** A refused connection from `source` (its IP address): logged in aggregate, not once each. */
+  rejected: (source: string, reason: string, detail: string) => void;
 }
 
 export function countRejected(counters: ConnectionCounters, reason: string): void {
@@ -34,21 +43,27 @@ export function createListener(deps: ListenerDeps) {
     const server = createServer({ ...serverOptions(deps.identity), handshakeTimeout: 5_000 });
     const sockets = new Set<TLSSocket>();
 
+    // A TCP socket reads its peer's address once and keeps it: read it now, while the peer is there,
+    // for a refusal logged after the peer already hung up (sourceOf).
+    server.on("connection", (tcp: Socket) => tcp.remoteAddress);
     server.on("tlsClientError", (err, socket) => {
       countRejected(deps.counters, "E_TLS_HANDSHAKE");
-      deps.log("rejected a connection that failed the TLS handshake", { reason: err.message });
+      deps.rejected(sourceOf(socket), "E_TLS_HANDSHAKE", err.message);
       socket.destroy();
     });
     server.on("secureConnection", (socket: TLSSocket) => {
       socket.setNoDelay(true);
       const role = peerRole(socket);
+      const source = sourceOf(socket);
       if (!role) {
         countRejected(deps.counters, "E_UNAUTHORIZED");
+        deps.rejected(source, "E_UNAUTHORIZED", "the certificate names no dmfs role");
         socket.destroy();
         return;
       }
       if (!deps.admit(socket)) {
         countRejected(deps.counters, "E_REVOKED");
+        deps.rejected(source, "E_REVOKED", "the certificate is revoked");
         socket.destroy();
         return;
       }
@@ -58,16 +73,25 @@ export function createListener(deps: ListenerDeps) {
         peerRole: role,
         maxFrameBytes: deps.maxFrameBytes,
         counters: deps.counters,
+        requestLimits: requestLimitsFor(deps.maxFrameBytes),
+      });
+      // Every refusal closes the connection with its reason: a failed hello, a bad frame or message
+      // (counted by the Connection), or a peer that left before its hello. Closes after that are ordinary.
+      let accepted = false;
+      conn.once("close", (reason) => {
+        if (accepted && (reason === undefined || reason.code === "E_CONNECTION_CLOSED")) return;
+        deps.rejected(
+          source,
+          reason?.code ?? "E_CONNECTION_CLOSED",
+          reason?.message ?? "closed before hello",
+        );
       });
       exchangeHello(conn, deps.hello, (theirs) => checkHello(deps.hello, theirs, role)).then(
-        (hello) => sendBack({ type: "inbound.opened", conn, hello }),
-        (err: unknown) => {
-          countRejected(deps.counters, isDmfsError(err) ? err.code : "E_HELLO_MISMATCH");
-          deps.log("rejected a connection at hello", {
-            remote: conn.remoteAddress,
-            reason: err instanceof Error ? err.message : String(err),
-          });
+        (hello) => {
+          accepted = true;
+          sendBack({ type: "inbound.opened", conn, hello });
         },
+        (err: unknown) => countRejected(deps.counters, isDmfsError(err) ? err.code : "E_HELLO_MISMATCH"),
       );
     });
     server.on("error", (err) => deps.onError(err));
@@ -78,6 +102,15 @@ export function createListener(deps: ListenerDeps) {
       for (const s of sockets) s.destroy();
     };
   });
+}
+
+/**
+ * The IP address a connection came from. A peer that hung up during the handshake leaves the TLS socket
+ * without its address; the TCP socket under it (Node's `_parent`) kept the one read on "connection".
+ */
+function sourceOf(socket: TLSSocket): string {
+  const tcp = (socket as TLSSocket & { _parent?: Socket })._parent;
+  return socket.remoteAddress ?? tcp?.remoteAddress ?? "unknown";
 }
 
 export function listenError(addr: string, err: Error): DmfsError {

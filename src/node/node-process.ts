@@ -27,6 +27,7 @@ import { dialNode } from "./dial.ts";
 import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
+import { RejectionLog } from "./rejection-log.ts";
 import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
 import { RevocationGuard } from "./revocation-guard.ts";
@@ -172,6 +173,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
   const repair = new Repair(mesh, store, pool, opts.replication, log);
   const scrub = new Scrub(store, pool, log);
+  const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
 
   const machine = nodeMachine.provide({
     actors: {
@@ -185,7 +187,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         admit,
         onListening: () => listening(),
         onError: (err) => listenFailed(listenError(listenAddr, err)),
-        log: (msg, fields) => log.warn(fields, msg),
+        rejected: (source, reason, detail) => rejections.note(source, reason, detail),
       }),
       inbound: createInboundServer(
         createRequestHandler({
@@ -248,6 +250,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await ready;
   } catch (err) {
     actor.stop();
+    rejections.stop();
     await pool.destroy();
     db.close();
     throw err;
@@ -267,6 +270,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       repair.stop();
       scrub.stop();
       actor.stop();
+      rejections.stop();
       await pool.destroy();
       db.close();
     },

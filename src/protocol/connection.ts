@@ -1,5 +1,6 @@
 // One authenticated link over a TLS socket: frames in and out, schema and role checks on every
-// received message, request/response correlation by id, and socket backpressure on writes.
+// received message, request/response correlation by id, socket backpressure on writes, and a cap on the
+// peer's requests in flight (the socket is paused above it).
 // The peer link and gateway actors own a Connection; they never touch the socket themselves.
 import { EventEmitter } from "node:events";
 import type { TLSSocket } from "node:tls";
@@ -28,7 +29,31 @@ export interface ConnectionOptions {
   /** Shared with the node so status can report totals across connections. */
   counters: ConnectionCounters;
   requestTimeoutMs?: number;
+  /** Caps the peer's requests being served at once; unset, requests are taken as fast as they come. */
+  requestLimits?: RequestLimits;
 }
+
+/**
+ * How much of a peer's work a node takes on at once. While as many requests or request bytes as this
+ * are in flight (received, not yet answered), no further frame is read: the socket is paused, so TCP
+ * slows the sender down and nothing is allocated for its next request. A single request larger than
+ * `maxBytes` is still taken when nothing else is in flight.
+ */
+export interface RequestLimits {
+  maxRequests: number;
+  maxBytes: number;
+}
+
+/**
+ * A node's limits for links carrying frames of at most `maxFrameBytes`: room for eight full frames (a
+ * client's upload window), and more small requests than that.
+ */
+export function requestLimitsFor(maxFrameBytes: number): RequestLimits {
+  return { maxRequests: 32, maxBytes: 8 * maxFrameBytes };
+}
+
+/** Tells the connection that a delivered request has been answered, freeing its room in the limits. */
+export type Settle = () => void;
 
 interface Pending {
   resolve: (m: Message) => void;
@@ -37,10 +62,12 @@ interface Pending {
 }
 
 /**
- * Events: "message" (a validated message that is not a response), "close" (reason: DmfsError | undefined).
+ * Events: "message" (a validated message that is not a response, and the `Settle` to call once it has
+ * been answered - with `requestLimits` set, forgetting it stalls the connection), "close" (reason:
+ * DmfsError | undefined).
  */
 export class Connection extends EventEmitter<{
-  message: [Message];
+  message: [Message, Settle];
   close: [DmfsError | undefined];
 }> {
   readonly peerRole: PeerRole;
@@ -55,7 +82,12 @@ export class Connection extends EventEmitter<{
   private closed = false;
   private closeReason: DmfsError | undefined;
   /** Messages that arrive before anyone listens (between hello and the owner attaching) wait here. */
-  private held: Message[] | undefined = [];
+  private held: [Message, Settle][] | undefined = [];
+  private readonly requestLimits: RequestLimits | undefined;
+  private requestsInFlight = 0;
+  private requestBytesInFlight = 0;
+  /** Set while frames are being taken, so a request settled meanwhile does not start a second loop. */
+  private takingFrames = false;
 
   constructor(
     private readonly socket: TLSSocket,
@@ -68,6 +100,7 @@ export class Connection extends EventEmitter<{
     this.decoder = new FrameDecoder(this.limits);
     this.counters = opts.counters;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.requestLimits = opts.requestLimits;
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err) =>
       this.close(new DmfsError("E_CONNECTION_CLOSED", `connection error: ${err.message}`)),
@@ -88,7 +121,7 @@ export class Connection extends EventEmitter<{
   resume(): void {
     const held = this.held;
     this.held = undefined;
-    for (const m of held ?? []) this.emit("message", m);
+    for (const [m, settle] of held ?? []) this.emit("message", m, settle);
   }
 
   /** Sends one message; resolves once the socket accepts more (backpressure). */
@@ -183,16 +216,57 @@ export class Connection extends EventEmitter<{
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.counters.bytesIn += chunk.length;
-    let messages: Message[];
     try {
-      messages = this.decoder.push(chunk).map((raw) => this.admit(raw));
+      this.decoder.append(chunk);
     } catch (err) {
-      const e = isDmfsError(err) ? err : new DmfsError("E_FRAME_MALFORMED", String(err));
-      this.counters.framesRejected[e.code] = (this.counters.framesRejected[e.code] ?? 0) + 1;
-      void this.fail(e);
+      this.reject(err);
       return;
     }
-    for (const m of messages) this.deliver(m);
+    this.takeFrames();
+  }
+
+  /**
+   * Decodes and delivers frames while the peer's requests in flight are under the limits, then pauses
+   * the socket if they are not (the bytes already received wait in the decoder) or resumes it.
+   */
+  private takeFrames(): void {
+    if (this.takingFrames) return; // the loop running now sees the room that was freed
+    this.takingFrames = true;
+    try {
+      while (!this.closed && !this.full()) {
+        let taken: { message: Message; bytes: number } | undefined;
+        try {
+          const frame = this.decoder.next();
+          taken = frame && { message: this.admit(frame.message), bytes: frame.bytes };
+        } catch (err) {
+          this.reject(err);
+          return;
+        }
+        if (taken === undefined) break;
+        // Outside the try: a listener's own failure is no fault of the peer's frames.
+        this.deliver(taken.message, taken.bytes);
+      }
+    } finally {
+      this.takingFrames = false;
+    }
+    if (this.closed) return;
+    if (this.full()) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private full(): boolean {
+    const limits = this.requestLimits;
+    return (
+      limits !== undefined &&
+      (this.requestsInFlight >= limits.maxRequests || this.requestBytesInFlight >= limits.maxBytes)
+    );
+  }
+
+  /** Counts a bad frame or message by its code and closes the link, telling the peer why. */
+  private reject(err: unknown): void {
+    const e = isDmfsError(err) ? err : new DmfsError("E_FRAME_MALFORMED", String(err));
+    this.counters.framesRejected[e.code] = (this.counters.framesRejected[e.code] ?? 0) + 1;
+    void this.fail(e);
   }
 
   private admit(raw: unknown): Message {
@@ -203,7 +277,7 @@ export class Connection extends EventEmitter<{
     return m;
   }
 
-  private deliver(m: Message): void {
+  private deliver(m: Message, bytes: number): void {
     if ("re" in m && typeof m.re === "number") {
       const p = this.pending.get(m.re);
       if (!p) return; // a reply that arrived after its timeout
@@ -213,10 +287,27 @@ export class Connection extends EventEmitter<{
       else p.resolve(m);
       return;
     }
-    if (this.held) this.held.push(m);
-    else this.emit("message", m);
+    const settle = "id" in m && this.requestLimits ? this.track(bytes) : settled;
+    if (this.held) this.held.push([m, settle]);
+    else this.emit("message", m, settle);
+  }
+
+  /** Counts one request in flight until its settle is called (once; later calls do nothing). */
+  private track(bytes: number): Settle {
+    this.requestsInFlight += 1;
+    this.requestBytesInFlight += bytes;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.requestsInFlight -= 1;
+      this.requestBytesInFlight -= bytes;
+      if (!this.closed) this.takeFrames();
+    };
   }
 }
+
+const settled: Settle = () => undefined;
 
 /** Exchanges hellos: sends ours, waits for theirs, and checks it. */
 export async function exchangeHello(

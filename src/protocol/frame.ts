@@ -73,7 +73,8 @@ export function encodeFrameParts(
 
 /**
  * Cuts a byte stream into frames and decodes each one. Push every chunk read from the connection; each
- * push returns the messages completed by it, in order. Input is kept as a list of the chunks received and
+ * push returns the messages completed by it, in order - or `append` the chunk and take messages one at a
+ * time with `next`, when the reader decides how many it can take now. Input is kept as a list of the chunks received and
  * a body is assembled only once all its bytes are there, so memory stays below one maximum frame plus the
  * last chunk. Every decoded message gets a body buffer of its own, so its binary fields share an
  * ArrayBuffer with nothing else and can be transferred to a worker.
@@ -100,10 +101,31 @@ export class FrameDecoder {
     return this.#pendingBytes + (this.#bodyLength === undefined ? 0 : FRAME_HEADER_BYTES);
   }
 
+  /** Appends `chunk` and returns every message it completes, in order. */
   push(chunk: Uint8Array): unknown[] {
+    this.append(chunk);
+    const messages: unknown[] = [];
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) messages.push(frame.message);
+    return messages;
+  }
+
+  /**
+   * Keeps `chunk` without decoding anything, so a reader that has enough work can stop taking frames
+   * (`next`) while the bytes already received wait here.
+   */
+  append(chunk: Uint8Array): void {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (chunk.length > 0) {
+      this.#pending.push(chunk);
+      this.#pendingBytes += chunk.length;
+    }
+  }
+
+  /** The next complete message and its body's length, or undefined until more bytes arrive. */
+  next(): { message: unknown; bytes: number } | undefined {
     if (this.#failure !== undefined) throw this.#failure;
     try {
-      return this.#decodeAvailable(chunk);
+      return this.#decodeNext();
     } catch (err) {
       this.#failure =
         err instanceof DmfsError
@@ -115,29 +137,21 @@ export class FrameDecoder {
     }
   }
 
-  #decodeAvailable(chunk: Uint8Array): unknown[] {
-    if (chunk.length > 0) {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.length;
-    }
-    const messages: unknown[] = [];
-    // Each pass takes at least the 4 length bytes, so the loop ends with the input.
-    for (;;) {
-      if (this.#bodyLength === undefined) {
-        if (this.#pendingBytes < FRAME_HEADER_BYTES) break;
-        const announced = this.#takeLength();
-        if (announced === 0) {
-          throw new DmfsError("E_FRAME_MALFORMED", "The peer sent an empty frame, which holds no message.");
-        }
-        if (announced > this.#maxFrameBytes) throw tooLarge(announced, this.#maxFrameBytes);
-        this.#bodyLength = announced;
+  #decodeNext(): { message: unknown; bytes: number } | undefined {
+    if (this.#bodyLength === undefined) {
+      if (this.#pendingBytes < FRAME_HEADER_BYTES) return undefined;
+      const announced = this.#takeLength();
+      if (announced === 0) {
+        throw new DmfsError("E_FRAME_MALFORMED", "The peer sent an empty frame, which holds no message.");
       }
-      if (this.#pendingBytes < this.#bodyLength) break;
-      const body = this.#takeBody(this.#bodyLength);
-      this.#bodyLength = undefined;
-      messages.push(decode(body));
+      if (announced > this.#maxFrameBytes) throw tooLarge(announced, this.#maxFrameBytes);
+      this.#bodyLength = announced;
     }
-    return messages;
+    const bytes = this.#bodyLength;
+    if (this.#pendingBytes < bytes) return undefined;
+    const body = this.#takeBody(bytes);
+    this.#bodyLength = undefined;
+    return { message: decode(body), bytes };
   }
 
   /** Removes the 4 length bytes (all pending, possibly spread over chunks) and returns their value. */

@@ -1,6 +1,7 @@
 // Worker threads for bulk crypto: every chunk is sealed, opened and hashed here (piscina pool running
 // crypto-worker), so the main thread stays free for sockets and disk. Buffers move between threads
-// by transfer, never by copy: a buffer handed to the pool is detached from the caller.
+// by transfer, never by copy: a buffer handed to the pool is detached from the caller. Tasks beyond
+// what the threads can start soon wait in a FifoGate, in order, before they reach piscina's queue.
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { setFlagsFromString } from "node:v8";
@@ -15,12 +16,15 @@ import {
 } from "../crypto/blake3.ts";
 import { type ChunkKeys, chunkIdOf, type SealedChunk } from "../crypto/chunk-format.ts";
 import { type CryptoTask, type CryptoWorkerData, deserializeError, transferable } from "./crypto-task.ts";
+import { FifoGate } from "./fifo-gate.ts";
 
 export type CryptoPoolOptions = {
   /** Worker threads, started up front; defaults to os.availableParallelism(). */
   threads?: number;
   /** BLAKE3 backend for bulk hashing; defaults to the fastest that loads (loadBulkBlake3, DMFS_BLAKE3). */
   backend?: Blake3Backend;
+  /** Tasks handed to the threads at once (running or queued in piscina); defaults to two per thread. */
+  maxTasks?: number;
 };
 
 export type TransferOptions = {
@@ -52,6 +56,7 @@ export class CryptoPool {
   readonly #pool: Piscina<CryptoTask, unknown>;
   readonly #threads: number;
   readonly #backend: Blake3Backend | undefined;
+  readonly #gate: FifoGate;
   #destroyed = false;
 
   constructor(opts: CryptoPoolOptions = {}) {
@@ -59,6 +64,8 @@ export class CryptoPool {
     this.#backend = opts.backend;
     // A bad DMFS_BLAKE3 fails here, with E_CONFIG, before any thread starts and keeps the process alive.
     if (opts.backend === undefined) preferredBackend(process.env[BLAKE3_BACKEND_ENV]);
+    // Two per thread keep every thread busy (one runs, one is ready); the rest wait in the gate.
+    this.#gate = new FifoGate(opts.maxTasks ?? 2 * this.#threads);
     // Threads read V8's flags when they start: this gives them `gc`, which they use to free the chunk
     // buffers they drop (dead-buffer-sweeper.ts). It adds a global to contexts created from now on only.
     setFlagsFromString("--expose-gc");
@@ -143,7 +150,9 @@ export class CryptoPool {
 
   async #run<Result>(task: CryptoTask, moved: Uint8Array<ArrayBuffer>[]): Promise<Result> {
     try {
-      return (await this.#pool.run(task, { transferList: moved.map((view) => view.buffer) })) as Result;
+      return (await this.#gate.run(() =>
+        this.#pool.run(task, { transferList: moved.map((view) => view.buffer) }),
+      )) as Result;
     } catch (err) {
       throw deserializeError(err);
     }

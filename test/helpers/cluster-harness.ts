@@ -4,7 +4,7 @@
 // and `dmfs` runs against any node, and seeded pseudo-random data that streams without filling memory.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -69,6 +69,13 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A memory figure of a running process from /proc/PID/status, in bytes (VmRSS now, VmHWM its peak). */
+export function processMemory(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
 }
 
 export async function freePort(host = "127.0.0.1"): Promise<number> {

@@ -144,6 +144,38 @@ describe("FrameDecoder", () => {
     );
   });
 
+  it("hands out one message at a time with its body length, the rest waiting, from any cuts", () => {
+    const bodyLengths = messages.map((m) => encodeFrame(m, limits).length - FRAME_HEADER_BYTES);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 20 }),
+        fc.nat({ max: 3 }),
+        (cuts, takeAtMost) => {
+          const bounds = [0, ...cuts.sort((a, b) => a - b), stream.length];
+          const decoder = new FrameDecoder(limits);
+          const out: { message: unknown; bytes: number }[] = [];
+          const take = (most: number) => {
+            for (let n = 0; n < most; n++) {
+              const frame = decoder.next();
+              if (frame === undefined) return;
+              out.push(frame);
+            }
+          };
+          // A reader that takes at most a few frames after each read, then all that is left.
+          for (let i = 1; i < bounds.length; i++) {
+            decoder.append(stream.subarray(bounds[i - 1], bounds[i]));
+            take(takeAtMost);
+          }
+          take(Number.POSITIVE_INFINITY);
+          expect(out.map((f) => f.message)).toEqual(messages);
+          expect(out.map((f) => f.bytes)).toEqual(bodyLengths);
+          expect(decoder.bufferedBytes).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("reassembles a 1 MiB chunk.put delivered in 64 KiB socket reads", () => {
     const chunkLimits = { maxFrameBytes: maxFrameBytesFor(1024 * 1024) };
     const data = Buffer.alloc(1024 * 1024);
