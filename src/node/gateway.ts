@@ -199,7 +199,9 @@ export class Gateway {
   private async putOn(nodeId: string, chunkId: string, bytes: Uint8Array): Promise<void> {
     if (nodeId === this.o.mesh.selfId) {
       const result = await this.o.store.put(chunkId, bytes, { verified: true });
-      if (result === "stored") this.o.activity.chunksStored++;
+      if (result !== "existed") this.o.activity.chunksStored++;
+      if (result === "replaced")
+        this.o.log.warn({ chunkId }, "quarantined a rotten chunk copy and rewrote it");
       return;
     }
     await this.connectionTo(nodeId).request({ t: "chunk.put", chunkId, data: bytes });

@@ -153,7 +153,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         log: (msg, fields) => log.warn(fields, msg),
       }),
       inbound: createInboundServer(
-        createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity }),
+        createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity, log }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {

@@ -9,6 +9,7 @@ import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Gateway } from "./gateway.ts";
+import type { Logger } from "./logger.ts";
 import type { Activity, StatusPublisher } from "./status-publisher.ts";
 
 const ALL_BUCKETS = Array.from({ length: 256 }, (_, i) => i);
@@ -22,10 +23,11 @@ export interface NodeServices {
   gateway: Gateway;
   clock: HybridClock;
   activity: Activity;
+  log: Logger;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
-  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity } = services;
+  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity, log } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
@@ -42,7 +44,10 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
             `chunk ${m.chunkId} arrived corrupt (its bytes hash to ${id})`,
           );
         }
-        if ((await store.put(id, bytes, { verified: true })) === "stored") activity.chunksStored++;
+        const outcome = await store.put(id, bytes, { verified: true });
+        if (outcome !== "existed") activity.chunksStored++;
+        if (outcome === "replaced")
+          log.warn({ chunkId: id }, "quarantined a rotten chunk copy and rewrote it");
         return { t: "ok", re: m.id };
       }
       case "chunk.get": {
