@@ -121,9 +121,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       return conn && !conn.isClosed ? conn : undefined;
     },
   };
-  const clock = new HybridClock(Date.now);
-  const latest = catalog.latestHlc();
-  if (latest) clock.observe(latest);
+  const clock = new HybridClock(Date.now, catalog.latestHlc());
   const gateway = new Gateway({
     mesh,
     replication: opts.replication,

@@ -64,7 +64,15 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         return { t: "chunk.have", re: m.id, have };
       }
       case "catalog.push":
-        for (const e of m.entries) clock.observe(e.hlc);
+        try {
+          clock.observeAll(m.entries.map((e) => e.hlc));
+        } catch (err) {
+          log.warn(
+            { peer: from.hello.nodeId?.slice(0, 8), err: (err as Error).message },
+            "refused catalog entries stamped too far ahead of this node's clock",
+          );
+          throw err;
+        }
         await catalogWrites.apply(m.entries);
         return { t: "ok", re: m.id };
       case "catalog.digest":
