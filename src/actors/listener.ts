@@ -5,6 +5,7 @@ import { createServer, type TLSSocket } from "node:tls";
 import { fromCallback } from "xstate";
 import type { ClusterIdentity } from "../cluster/cluster-dir.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
+import type { CertificateBindings } from "../node/certificate-bindings.ts";
 import { checkHello } from "../node/dial.ts";
 import { Connection, type ConnectionCounters, exchangeHello } from "../protocol/connection.ts";
 import type { Hello } from "../protocol/messages.ts";
@@ -21,6 +22,8 @@ export interface ListenerDeps {
   onListening: () => void;
   onError: (err: Error) => void;
   log: (msg: string, fields: Record<string, unknown>) => void;
+  /** One certificate, one node: checked at hello, held while the connection is open. */
+  bindings?: CertificateBindings;
 }
 
 export function countRejected(counters: ConnectionCounters, reason: string): void {
@@ -52,10 +55,19 @@ export function createListener(deps: ListenerDeps) {
         maxFrameBytes: deps.maxFrameBytes,
         counters: deps.counters,
       });
-      exchangeHello(conn, deps.hello, (theirs) => checkHello(deps.hello, theirs, role)).then(
+      exchangeHello(
+        conn,
+        deps.hello,
+        (theirs) =>
+          checkHello(deps.hello, theirs, role) ??
+          deps.bindings?.bindConnection(conn, socket, theirs, deps.log),
+        undefined,
+        { answer: true },
+      ).then(
         (hello) => sendBack({ type: "inbound.opened", conn, hello }),
         (err: unknown) => {
           countRejected(deps.counters, isDmfsError(err) ? err.code : "E_HELLO_MISMATCH");
+          if (deps.bindings?.refusedHere(err)) return; // logged once by the bindings, not per retry
           deps.log("rejected a connection at hello", {
             remote: conn.remoteAddress,
             reason: err instanceof Error ? err.message : String(err),

@@ -7,6 +7,7 @@ import { Connection, type ConnectionCounters, exchangeHello } from "../protocol/
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { clientOptions } from "../protocol/tls.ts";
 import { splitHostPort } from "./address.ts";
+import type { CertificateBindings } from "./certificate-bindings.ts";
 
 export interface DialOptions {
   identity: ClusterIdentity;
@@ -14,6 +15,9 @@ export interface DialOptions {
   maxFrameBytes: number;
   counters: ConnectionCounters;
   timeoutMs?: number;
+  /** A node dialling a node: one certificate, one node (checked at hello, held while connected). */
+  bindings?: CertificateBindings;
+  log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn: Connection; peer: Hello }> {
@@ -44,7 +48,13 @@ export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn:
     maxFrameBytes: opts.maxFrameBytes,
     counters: opts.counters,
   });
-  const peer = await exchangeHello(conn, opts.hello, (theirs) => checkHello(opts.hello, theirs, "node"));
+  const peer = await exchangeHello(
+    conn,
+    opts.hello,
+    (theirs) =>
+      checkHello(opts.hello, theirs, "node") ??
+      opts.bindings?.bindConnection(conn, socket, theirs, opts.log ?? (() => undefined)),
+  );
   return { conn, peer };
 }
 

@@ -9,6 +9,7 @@ import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.t
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadIdentity } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
+import { isDmfsError } from "../errors.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -21,6 +22,7 @@ import { loadOrCreateNodeId } from "../store/node-identity.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { joinHostPort, splitHostPort } from "./address.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
+import { CertificateBindings, certificateName } from "./certificate-bindings.ts";
 import { dialNode } from "./dial.ts";
 import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
@@ -89,6 +91,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     backoffMaxMs: Math.min(2_000, opts.failureTimeoutMs),
   };
   const log = logger.child({ nodeId: nodeId.slice(0, 8) });
+  const bindings = new CertificateBindings({ certName: certificateName(identity.cert), nodeId });
+  const warnBinding = (msg: string, fields: Record<string, unknown>) => log.warn(fields, msg);
+  const refusedBy = new Set<string>();
   const startedAt = Date.now();
   const activity: Activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
 
@@ -149,15 +154,41 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         onListening: () => listening(),
         onError: (err) => listenFailed(listenError(listenAddr, err)),
         log: (msg, fields) => log.warn(fields, msg),
+        bindings,
       }),
       inbound: createInboundServer(
         createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity, log }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {
-          connect: fromPromise(({ input }: { input: { addr: string } }) =>
-            dialNode(input.addr, { identity, hello, maxFrameBytes, counters }),
-          ),
+          connect: fromPromise(async ({ input }: { input: { addr: string } }) => {
+            try {
+              const session = await dialNode(input.addr, {
+                identity,
+                hello,
+                maxFrameBytes,
+                counters,
+                bindings,
+                log: warnBinding,
+              });
+              refusedBy.delete(input.addr);
+              return session;
+            } catch (err) {
+              // A peer that refuses our certificate is told so on every retry; say it once.
+              if (
+                isDmfsError(err, "E_CERT_IN_USE") &&
+                !bindings.refusedHere(err) &&
+                !refusedBy.has(input.addr)
+              ) {
+                refusedBy.add(input.addr);
+                log.error(
+                  { peer: input.addr, reason: err.message },
+                  "refused by a peer: another node process is already using this node's certificate",
+                );
+              }
+              throw err;
+            }
+          }),
         },
       }),
     },

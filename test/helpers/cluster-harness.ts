@@ -109,8 +109,14 @@ export class TestCluster {
     return cluster;
   }
 
-  /** Starts node `i` with the bootstrap list of its spec (or `join` given here) and waits until it listens. */
-  async start(i: number, opts: { join?: number[]; extraArgs?: string[] } = {}): Promise<RunningTestNode> {
+  /**
+   * Starts node `i` with the bootstrap list of its spec (or `join` given here) and waits until it listens.
+   * `cert` presents another node's certificate instead of its own ("node-<i>").
+   */
+  async start(
+    i: number,
+    opts: { join?: number[]; extraArgs?: string[]; cert?: string } = {},
+  ): Promise<RunningTestNode> {
     const spec = this.specs[i] ?? {};
     const root = join(this.dir, `node-${i}`);
     const joins = (opts.join ?? spec.join ?? []).flatMap((j) => ["--join", this.addrs[j] as string]);
@@ -124,7 +130,7 @@ export class TestCluster {
       "--cluster",
       this.clusterDir,
       "--cert",
-      `node-${i}`,
+      opts.cert ?? `node-${i}`,
       "--log-level",
       "info",
       ...joins,
