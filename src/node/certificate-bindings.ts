@@ -6,7 +6,7 @@
 // once even while its old connections have not closed yet.
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
-import { DmfsError } from "../errors.ts";
+import { DmfsError, isDmfsError } from "../errors.ts";
 import type { Connection } from "../protocol/connection.ts";
 import type { Hello } from "../protocol/messages.ts";
 
@@ -25,6 +25,8 @@ export class CertificateBindings {
   /** Refusals already logged, by "certName node": a process that keeps retrying is logged once. */
   private readonly reported = new Set<string>();
   private readonly refusals = new WeakSet<DmfsError>();
+  /** Peer addresses that refused this node's certificate, logged once until a dial there succeeds. */
+  private readonly refusedBy = new Set<string>();
 
   constructor(self: { certName: string; nodeId: string }) {
     const own: Binding = { ...self, connections: Number.POSITIVE_INFINITY };
@@ -70,6 +72,24 @@ export class CertificateBindings {
         for (const key of this.reported) if (key.startsWith(`${certName} `)) this.reported.delete(key);
       },
     };
+  }
+
+  /** A dial to `addr` failed: a peer refusing this node's certificate is logged once, not per retry. */
+  noteDialFailed(
+    addr: string,
+    err: unknown,
+    log: (msg: string, fields: Record<string, unknown>) => void,
+  ): void {
+    if (!isDmfsError(err, "E_CERT_IN_USE") || this.refusedHere(err) || this.refusedBy.has(addr)) return;
+    this.refusedBy.add(addr);
+    log("refused by a peer: another node process is already using this node's certificate", {
+      peer: addr,
+      reason: err.message,
+    });
+  }
+
+  noteDialed(addr: string): void {
+    this.refusedBy.delete(addr);
   }
 
   /** Whether this error is a refusal made here (rather than one a peer sent us). */

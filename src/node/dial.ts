@@ -48,13 +48,17 @@ export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn:
     maxFrameBytes: opts.maxFrameBytes,
     counters: opts.counters,
   });
+  const log = opts.log ?? (() => undefined);
   const peer = await exchangeHello(
     conn,
     opts.hello,
     (theirs) =>
-      checkHello(opts.hello, theirs, "node") ??
-      opts.bindings?.bindConnection(conn, socket, theirs, opts.log ?? (() => undefined)),
-  );
+      checkHello(opts.hello, theirs, "node") ?? opts.bindings?.bindConnection(conn, socket, theirs, log),
+  ).catch((err: unknown) => {
+    opts.bindings?.noteDialFailed(addr, err, log);
+    throw err;
+  });
+  opts.bindings?.noteDialed(addr);
   return { conn, peer };
 }
 

@@ -9,7 +9,6 @@ import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.t
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadIdentity } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
-import { isDmfsError } from "../errors.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -93,7 +92,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const log = logger.child({ nodeId: nodeId.slice(0, 8) });
   const bindings = new CertificateBindings({ certName: certificateName(identity.cert), nodeId });
   const warnBinding = (msg: string, fields: Record<string, unknown>) => log.warn(fields, msg);
-  const refusedBy = new Set<string>();
   const startedAt = Date.now();
   const activity: Activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
 
@@ -161,34 +159,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       ),
       peerLink: peerLinkMachine.provide({
         actors: {
-          connect: fromPromise(async ({ input }: { input: { addr: string } }) => {
-            try {
-              const session = await dialNode(input.addr, {
-                identity,
-                hello,
-                maxFrameBytes,
-                counters,
-                bindings,
-                log: warnBinding,
-              });
-              refusedBy.delete(input.addr);
-              return session;
-            } catch (err) {
-              // A peer that refuses our certificate is told so on every retry; say it once.
-              if (
-                isDmfsError(err, "E_CERT_IN_USE") &&
-                !bindings.refusedHere(err) &&
-                !refusedBy.has(input.addr)
-              ) {
-                refusedBy.add(input.addr);
-                log.error(
-                  { peer: input.addr, reason: err.message },
-                  "refused by a peer: another node process is already using this node's certificate",
-                );
-              }
-              throw err;
-            }
-          }),
+          connect: fromPromise(({ input }: { input: { addr: string } }) =>
+            dialNode(input.addr, { identity, hello, maxFrameBytes, counters, bindings, log: warnBinding }),
+          ),
         },
       }),
     },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createClusterCa, issueCertificate } from "../../src/crypto/certificates.ts";
+import { DmfsError } from "../../src/errors.ts";
 import { CertificateBindings, certificateName } from "../../src/node/certificate-bindings.ts";
 
 const SELF = "a".repeat(32);
@@ -64,6 +65,25 @@ describe("CertificateBindings: one certificate, one node", () => {
     if (!self.ok) throw new Error("self refused");
     self.release();
     expect(b.claim("node-0", Y).ok).toBe(false);
+  });
+
+  it("logs a peer refusing this node's certificate once per address until a dial there succeeds", () => {
+    const b = bindings();
+    const lines: string[] = [];
+    const log = (msg: string, fields: Record<string, unknown>) => lines.push(`${msg} ${String(fields.peer)}`);
+    const theirRefusal = new DmfsError("E_CERT_IN_USE", "peer refused: certificate node-0 is in use");
+    for (let i = 0; i < 3; i++) b.noteDialFailed("127.0.0.1:9001", theirRefusal, log);
+    b.noteDialFailed("127.0.0.1:9002", theirRefusal, log);
+    b.noteDialFailed("127.0.0.1:9003", new DmfsError("E_UNREACHABLE", "cannot connect"), log);
+    const ours = b.claim("node-0", X);
+    if (!ours.ok) b.noteDialFailed("127.0.0.1:9004", ours.error, log); // refused here: logged by the claim
+    b.noteDialed("127.0.0.1:9001");
+    b.noteDialFailed("127.0.0.1:9001", theirRefusal, log);
+    expect(lines).toEqual([
+      "refused by a peer: another node process is already using this node's certificate 127.0.0.1:9001",
+      "refused by a peer: another node process is already using this node's certificate 127.0.0.1:9002",
+      "refused by a peer: another node process is already using this node's certificate 127.0.0.1:9001",
+    ]);
   });
 
   it("reads the node name from a certificate the cluster CA issued", async () => {
