@@ -9,6 +9,7 @@ import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.t
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadIdentity } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
+import { PeerClocks } from "../cluster/peer-clocks.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
@@ -47,6 +48,15 @@ export interface NodeOptions {
   logger: Logger;
   /** Crypto worker threads; defaults to the available cores. */
   threads?: number;
+}
+
+/**
+ * The wall clock this node stamps writes with. DMFS_TEST_CLOCK_OFFSET_MS shifts it, and is read here
+ * only: a test seam for running a node whose clock is wrong, never a setting.
+ */
+const TEST_CLOCK_OFFSET_MS = Number.parseInt(process.env.DMFS_TEST_CLOCK_OFFSET_MS ?? "0", 10) || 0;
+function wallClock(): number {
+  return Date.now() + TEST_CLOCK_OFFSET_MS;
 }
 
 export interface RunningNode {
@@ -124,7 +134,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       return conn && !conn.isClosed ? conn : undefined;
     },
   };
-  const clock = new HybridClock(Date.now, catalog.latestHlc());
+  const clock = new HybridClock(wallClock, catalog.latestHlc());
+  const peerClocks = new PeerClocks(wallClock);
   const gateway = new Gateway({
     mesh,
     replication: opts.replication,
@@ -133,6 +144,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     catalogWrites,
     pool,
     clock,
+    peerClocks,
     activity,
     log,
   });
@@ -155,7 +167,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         bindings,
       }),
       inbound: createInboundServer(
-        createRequestHandler({ store, catalog, catalogWrites, pool, status, gateway, clock, activity, log }),
+        createRequestHandler({
+          store,
+          catalog,
+          catalogWrites,
+          pool,
+          status,
+          gateway,
+          clock,
+          peerClocks,
+          activity,
+          log,
+        }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {

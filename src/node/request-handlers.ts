@@ -2,6 +2,7 @@
 // handlers do the work against the store and the catalog and return the reply.
 import type { InboundContext, RequestHandler } from "../actors/inbound.ts";
 import type { HybridClock } from "../cluster/hlc.ts";
+import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import { DmfsError } from "../errors.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
@@ -22,15 +23,25 @@ export interface NodeServices {
   status: StatusPublisher;
   gateway: Gateway;
   clock: HybridClock;
+  peerClocks?: PeerClocks;
   activity: Activity;
   log: Logger;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
-  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity, log } = services;
+  const { store, catalog, catalogWrites, pool, status, gateway, clock, peerClocks, activity, log } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
+        if (from.hello.nodeId) {
+          const behindMs = peerClocks?.heard(from.hello.nodeId, m.at);
+          if (behindMs !== undefined) {
+            log.warn(
+              { peer: from.hello.nodeId.slice(0, 8), behindMs },
+              "a peer's clock is more than 60 s behind this node's: one of the two clocks is wrong",
+            );
+          }
+        }
         return { t: "pong", re: m.id, at: m.at };
       case "status":
         if (m.subscribe) status.subscribe(from.conn);

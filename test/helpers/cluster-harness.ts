@@ -111,11 +111,12 @@ export class TestCluster {
 
   /**
    * Starts node `i` with the bootstrap list of its spec (or `join` given here) and waits until it listens.
-   * `cert` presents another node's certificate instead of its own ("node-<i>").
+   * `cert` presents another node's certificate instead of its own ("node-<i>"); `env` adds to its
+   * environment (test seams such as DMFS_TEST_CLOCK_OFFSET_MS).
    */
   async start(
     i: number,
-    opts: { join?: number[]; extraArgs?: string[]; cert?: string } = {},
+    opts: { join?: number[]; extraArgs?: string[]; cert?: string; env?: Record<string, string> } = {},
   ): Promise<RunningTestNode> {
     const spec = this.specs[i] ?? {};
     const root = join(this.dir, `node-${i}`);
@@ -139,7 +140,10 @@ export class TestCluster {
       ...(spec.extraArgs ?? []),
       ...(opts.extraArgs ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...opts.env },
+    });
     const output: string[] = [];
     const node: RunningTestNode = { index: i, addr: this.addrs[i] as string, root, proc, output };
     const collect = (b: Buffer) => output.push(...b.toString().split("\n").filter(Boolean));

@@ -1,7 +1,9 @@
-// A peer whose clock is an hour ahead cannot make later writes lose. The peer is a raw node built on the
-// project's own protocol code (a valid node certificate, real TLS): it pushes a catalog entry stamped an
-// hour ahead to a real node, and serves it to every node's anti-entropy. Both are refused and logged;
-// a later honest write to the same path then wins on every node.
+// A peer whose clock is an hour ahead cannot make later writes lose. First a raw node built on the
+// project's own protocol code (a valid node certificate, real TLS) pushes a catalog entry stamped an
+// hour ahead to a real node, and serves it to every node's anti-entropy: both are refused and logged.
+// Then a real node process runs with its clock an hour ahead (DMFS_TEST_CLOCK_OFFSET_MS): it notices
+// from its peers' heartbeats and refuses to stamp writes. Each time a later honest write to the same
+// path wins on every node.
 import { randomBytes } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { createServer, type Server } from "node:tls";
@@ -170,6 +172,34 @@ describe("a peer whose clock is an hour ahead", () => {
     for (const i of [0, 1, 2]) {
       expect((await readThrough(i, "clock.txt")).equals(later)).toBe(true);
       expect(clockRefusals(i, "anti-entropy")).toHaveLength(1);
+    }
+  });
+});
+
+describe("a node process whose own clock is an hour ahead", () => {
+  it("refuses to stamp writes, so a later honest write wins on every node, itself included", async () => {
+    await cluster.kill(2);
+    await cluster.start(2, { env: { DMFS_TEST_CLOCK_OFFSET_MS: String(AN_HOUR_MS) } });
+    await waitFor(
+      "node 2 to notice that both peers' clocks are an hour behind its own",
+      () =>
+        (cluster.nodes[2]?.output ?? []).filter((l) => l.includes("clock is more than 60 s behind")).length >=
+        2,
+      20_000,
+    );
+
+    const skewed = await (await cluster.files(2))
+      .upload(Readable.from([await seededBytes("skewed", 4000)]), "skew.txt", 0)
+      .catch((err: unknown) => err);
+    expect(skewed).toMatchObject({ code: "E_CLOCK_AHEAD" });
+    expect(String((skewed as Error).message)).toMatch(/clock runs 36\d\d s ahead of most of its peers/);
+
+    const honest = await seededBytes("honest", 6000);
+    await (await cluster.files(0)).upload(Readable.from([honest]), "skew.txt", 0);
+    for (const i of [0, 1, 2]) {
+      await waitFor(`node ${i} to serve the honest write`, async () =>
+        (await readThrough(i, "skew.txt")).equals(honest),
+      );
     }
   });
 });
