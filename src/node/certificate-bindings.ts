@@ -107,6 +107,7 @@ export class CertificateBindings {
     theirs: Hello,
     log: (msg: string, fields: Record<string, unknown>) => void,
   ): DmfsError | undefined {
+    // A node's hello always names its node id (the hello schema requires it).
     if (theirs.role !== "node" || !theirs.nodeId) return undefined;
     const certName = peerCertificateName(socket);
     if (!certName) return new DmfsError("E_UNAUTHORIZED", "the peer's node certificate names no node");
