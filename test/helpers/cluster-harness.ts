@@ -338,7 +338,13 @@ export async function startThreeNodeCluster(): Promise<TestCluster> {
     replication: 3,
     writeQuorum: 2,
   });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  try {
+    await cluster.startAll();
+    await cluster.waitForMesh();
+  } catch (err) {
+    // The caller never gets the cluster to stop: without this its node processes outlive the test.
+    await cluster.stop();
+    throw err;
+  }
   return cluster;
 }
