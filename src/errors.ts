@@ -21,6 +21,8 @@ export const ErrorCodes = {
   E_HELLO_MISMATCH: "peer hello does not match",
   E_CONNECTION_CLOSED: "connection closed",
   E_TIMEOUT: "timed out",
+  E_CLOCK_AHEAD: "a peer's clock is too far ahead",
+  E_CERT_IN_USE: "this node certificate is in use by another node",
   // config, cluster, cli
   E_CONFIG: "invalid configuration",
   E_CLUSTER_EXISTS: "cluster already exists",

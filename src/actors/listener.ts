@@ -8,6 +8,7 @@ import { createServer, type TLSSocket } from "node:tls";
 import { fromCallback } from "xstate";
 import type { ClusterIdentity } from "../cluster/cluster-dir.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
+import type { CertificateBindings } from "../node/certificate-bindings.ts";
 import { checkHello } from "../node/dial.ts";
 import {
   Connection,
@@ -32,6 +33,10 @@ export interface ListenerDeps {
   onError: (err: Error) => void;
   /** A refused connection from `source` (its IP address): logged in aggregate, not once each. */
   rejected: (source: string, reason: string, detail: string) => void;
+  /** Warnings of the certificate bindings (a second process with a node's certificate). */
+  log: (msg: string, fields: Record<string, unknown>) => void;
+  /** One certificate, one node: checked at hello, held while the connection is open. */
+  bindings?: CertificateBindings;
 }
 
 export function countRejected(counters: ConnectionCounters, reason: string): void {
@@ -80,13 +85,22 @@ export function createListener(deps: ListenerDeps) {
       let accepted = false;
       conn.once("close", (reason) => {
         if (accepted && (reason === undefined || reason.code === "E_CONNECTION_CLOSED")) return;
+        if (deps.bindings?.refusedHere(reason)) return; // logged once by the bindings, not per retry
         deps.rejected(
           source,
           reason?.code ?? "E_CONNECTION_CLOSED",
           reason?.message ?? "closed before hello",
         );
       });
-      exchangeHello(conn, deps.hello, (theirs) => checkHello(deps.hello, theirs, role)).then(
+      exchangeHello(
+        conn,
+        deps.hello,
+        (theirs) =>
+          checkHello(deps.hello, theirs, role) ??
+          deps.bindings?.bindConnection(conn, socket, theirs, deps.log),
+        undefined,
+        { answer: true },
+      ).then(
         (hello) => {
           accepted = true;
           sendBack({ type: "inbound.opened", conn, hello });

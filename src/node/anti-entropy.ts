@@ -2,7 +2,7 @@
 // that differs. Runs with each peer periodically and whenever a peer (re)appears, so a node that missed
 // writes or deletes while it was down catches up; last-writer-wins makes the order of arrival irrelevant.
 import { diffBuckets } from "../cluster/digest.ts";
-import type { HybridClock } from "../cluster/hlc.ts";
+import { type HybridClock, MAX_CLOCK_AHEAD_MS } from "../cluster/hlc.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
@@ -19,6 +19,8 @@ const MAX_PAGES_PER_ROUND = 200;
 export class AntiEntropy {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<string>();
+  /** Peers whose entries stamped too far ahead were logged: once each, not every round. */
+  private readonly warnedAhead = new Set<string>();
 
   constructor(
     private readonly mesh: MeshView,
@@ -54,16 +56,22 @@ export class AntiEntropy {
       const buckets = diffBuckets(this.catalog.bucketDigests(), reply.buckets);
       if (buckets.length === 0) return 0;
       let applied = 0;
+      let refused = 0;
       let cursor: string | undefined;
       for (let page = 0; page < MAX_PAGES_PER_ROUND; page++) {
         const entries = await conn.request({ t: "catalog.pull", buckets, ...(cursor ? { cursor } : {}) });
         if (entries.t !== "catalog.entries") break;
-        for (const e of entries.entries) this.clock.observe(e.hlc);
-        applied += this.catalog.applyMany(entries.entries);
+        // An entry stamped too far ahead stays out: it would win against every write made here until
+        // real time caught up with its stamp.
+        const accepted = entries.entries.filter((e) => this.clock.accepts(e.hlc));
+        refused += entries.entries.length - accepted.length;
+        this.clock.observeAll(accepted.map((e) => e.hlc));
+        applied += this.catalog.applyMany(accepted);
         cursor = entries.cursor;
         if (!cursor) break;
       }
       if (applied > 0) this.log.info({ peer: nodeId.slice(0, 8), applied }, "catalog caught up from peer");
+      this.reportRefused(nodeId, refused);
       return applied;
     } catch (err) {
       this.log.debug({ peer: nodeId.slice(0, 8), err: (err as Error).message }, "anti-entropy round failed");
@@ -71,5 +79,18 @@ export class AntiEntropy {
     } finally {
       this.running.delete(nodeId);
     }
+  }
+
+  private reportRefused(nodeId: string, refused: number): void {
+    if (refused === 0) {
+      this.warnedAhead.delete(nodeId);
+      return;
+    }
+    if (this.warnedAhead.has(nodeId)) return;
+    this.warnedAhead.add(nodeId);
+    this.log.warn(
+      { peer: nodeId.slice(0, 8), refused, limitMs: MAX_CLOCK_AHEAD_MS },
+      "refused catalog entries stamped too far ahead of this node's clock",
+    );
   }
 }

@@ -7,6 +7,7 @@ import { Connection, type ConnectionCounters, exchangeHello } from "../protocol/
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { clientOptions } from "../protocol/tls.ts";
 import { splitHostPort } from "./address.ts";
+import type { CertificateBindings } from "./certificate-bindings.ts";
 
 export interface DialOptions {
   identity: ClusterIdentity;
@@ -16,6 +17,9 @@ export interface DialOptions {
   timeoutMs?: number;
   /** Nodes pass their revocation check: false refuses the server's certificate. */
   admit?: (socket: TLSSocket) => boolean;
+  /** A node dialling a node: one certificate, one node (checked at hello, held while connected). */
+  bindings?: CertificateBindings;
+  log?: (msg: string, fields: Record<string, unknown>) => void;
 }
 
 export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn: Connection; peer: Hello }> {
@@ -50,7 +54,17 @@ export async function dialNode(addr: string, opts: DialOptions): Promise<{ conn:
     maxFrameBytes: opts.maxFrameBytes,
     counters: opts.counters,
   });
-  const peer = await exchangeHello(conn, opts.hello, (theirs) => checkHello(opts.hello, theirs, "node"));
+  const log = opts.log ?? (() => undefined);
+  const peer = await exchangeHello(
+    conn,
+    opts.hello,
+    (theirs) =>
+      checkHello(opts.hello, theirs, "node") ?? opts.bindings?.bindConnection(conn, socket, theirs, log),
+  ).catch((err: unknown) => {
+    opts.bindings?.noteDialFailed(addr, err, log);
+    throw err;
+  });
+  opts.bindings?.noteDialed(addr);
   return { conn, peer };
 }
 

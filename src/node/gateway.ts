@@ -2,7 +2,8 @@
 // homes (rendezvous hashing over alive members) and acknowledges once W copies are on disk, fetches
 // reads from any replica and verifies them, and stamps and replicates catalog entries. It only ever
 // handles what the client sends: ciphertext, ids and sizes.
-import type { HybridClock } from "../cluster/hlc.ts";
+import { type HybridClock, MAX_CLOCK_AHEAD_MS } from "../cluster/hlc.ts";
+import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import { placeWrite, rankNodes } from "../cluster/placement.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   catalogWrites: CatalogGroupCommit;
   pool: CryptoPool;
   clock: HybridClock;
+  /** The peers' wall clocks as heard in their heartbeats: a node far ahead of them stamps nothing. */
+  peerClocks?: PeerClocks;
   activity: Activity;
   log: Logger;
 }
@@ -88,6 +91,8 @@ export class Gateway {
   /** Stamps the entry with this node's clock, stores it and replicates it; resolves once W nodes have it. */
   async commit(req: FileCommit): Promise<CatalogEntry> {
     this.requireQuorum(aliveCount(this.o.mesh));
+    const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
+    this.refuseIfClockAhead(peers.map((p) => p.nodeId));
     const entry: CatalogEntry = {
       pathId: req.pathId,
       hlc: this.o.clock.tick(),
@@ -98,7 +103,6 @@ export class Gateway {
       size: req.size,
       meta: req.meta,
     };
-    const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
     const local = this.o.catalogWrites.apply([entry]);
     await this.quorum(
       [
@@ -135,6 +139,16 @@ export class Gateway {
       }),
     );
     return chunkIds.map((_, i) => answers.filter((a) => a.have[i]).map((a) => a.nodeId));
+  }
+
+  /** A stamp from a clock far ahead of its peers' would be refused by them and, kept here, beat later writes. */
+  private refuseIfClockAhead(peers: string[]): void {
+    const ahead = this.o.peerClocks?.aheadOfMost(peers) ?? 0;
+    if (ahead <= MAX_CLOCK_AHEAD_MS) return;
+    throw new DmfsError(
+      "E_CLOCK_AHEAD",
+      `this node's clock runs ${Math.round(ahead / 1000)} s ahead of most of its peers' clocks, so it does not stamp writes until its clock is set right; use another node`,
+    );
   }
 
   private requireQuorum(alive: number): void {
@@ -199,7 +213,9 @@ export class Gateway {
   private async putOn(nodeId: string, chunkId: string, bytes: Uint8Array): Promise<void> {
     if (nodeId === this.o.mesh.selfId) {
       const result = await this.o.store.put(chunkId, bytes, { verified: true });
-      if (result === "stored") this.o.activity.chunksStored++;
+      if (result !== "existed") this.o.activity.chunksStored++;
+      if (result === "replaced")
+        this.o.log.warn({ chunkId }, "quarantined a rotten chunk copy and rewrote it");
       return;
     }
     await this.connectionTo(nodeId).request({ t: "chunk.put", chunkId, data: bytes });

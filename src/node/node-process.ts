@@ -10,6 +10,7 @@ import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.t
 import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadNodeBundle } from "../cluster/cluster-dir.ts";
 import { HybridClock } from "../cluster/hlc.ts";
+import { PeerClocks } from "../cluster/peer-clocks.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
@@ -23,6 +24,7 @@ import { loadOrCreateNodeId } from "../store/node-identity.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { joinHostPort, splitHostPort } from "./address.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
+import { CertificateBindings, certificateName } from "./certificate-bindings.ts";
 import { dialNode } from "./dial.ts";
 import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
@@ -49,6 +51,15 @@ export interface NodeOptions {
   logger: Logger;
   /** Crypto worker threads; defaults to the available cores. */
   threads?: number;
+}
+
+/**
+ * The wall clock this node stamps writes with. DMFS_TEST_CLOCK_OFFSET_MS shifts it, and is read here
+ * only: a test seam for running a node whose clock is wrong, never a setting.
+ */
+const TEST_CLOCK_OFFSET_MS = Number.parseInt(process.env.DMFS_TEST_CLOCK_OFFSET_MS ?? "0", 10) || 0;
+function wallClock(): number {
+  return Date.now() + TEST_CLOCK_OFFSET_MS;
 }
 
 export interface RunningNode {
@@ -120,6 +131,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const admit = (socket: TLSSocket) => revocations.admit(socket);
   const gossip = (members: Record<string, Member>, children: Record<string, AnyActorRef | undefined>) =>
     gossipTo({ nodeId, addr: listenAddr }, revocations, members, children);
+  const bindings = new CertificateBindings({ certName: certificateName(identity.cert), nodeId });
+  const warnBinding = (msg: string, fields: Record<string, unknown>) => log.warn(fields, msg);
   const startedAt = Date.now();
   const activity: Activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
 
@@ -156,9 +169,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       return conn && !conn.isClosed ? conn : undefined;
     },
   };
-  const clock = new HybridClock(Date.now);
-  const latest = catalog.latestHlc();
-  if (latest) clock.observe(latest);
+  const clock = new HybridClock(wallClock, catalog.latestHlc());
+  const peerClocks = new PeerClocks(wallClock);
   const gateway = new Gateway({
     mesh,
     replication: opts.replication,
@@ -167,6 +179,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     catalogWrites,
     pool,
     clock,
+    peerClocks,
     activity,
     log,
   });
@@ -188,6 +201,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         onListening: () => listening(),
         onError: (err) => listenFailed(listenError(listenAddr, err)),
         rejected: (source, reason, detail) => rejections.note(source, reason, detail),
+        log: warnBinding,
+        bindings,
       }),
       inbound: createInboundServer(
         createRequestHandler({
@@ -198,14 +213,24 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           status,
           gateway,
           clock,
+          peerClocks,
           activity,
           revocations,
+          log,
         }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
-            dialNode(input.addr, { identity, hello, maxFrameBytes, counters, admit }),
+            dialNode(input.addr, {
+              identity,
+              hello,
+              maxFrameBytes,
+              counters,
+              admit,
+              bindings,
+              log: warnBinding,
+            }),
           ),
         },
       }),

@@ -2,6 +2,7 @@
 // handlers do the work against the store and the catalog and return the reply.
 import type { InboundContext, RequestHandler } from "../actors/inbound.ts";
 import type { HybridClock } from "../cluster/hlc.ts";
+import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import { DmfsError } from "../errors.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
@@ -9,6 +10,7 @@ import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Gateway } from "./gateway.ts";
+import type { Logger } from "./logger.ts";
 import type { RevocationGuard } from "./revocation-guard.ts";
 import type { Activity, StatusPublisher } from "./status-publisher.ts";
 
@@ -22,15 +24,38 @@ export interface NodeServices {
   status: StatusPublisher;
   gateway: Gateway;
   clock: HybridClock;
+  peerClocks?: PeerClocks;
   activity: Activity;
   revocations: RevocationGuard;
+  log: Logger;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
-  const { store, catalog, catalogWrites, pool, status, gateway, clock, activity, revocations } = services;
+  const {
+    store,
+    catalog,
+    catalogWrites,
+    pool,
+    status,
+    gateway,
+    clock,
+    peerClocks,
+    activity,
+    revocations,
+    log,
+  } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
+        if (from.hello.nodeId) {
+          const behindMs = peerClocks?.heard(from.hello.nodeId, m.at);
+          if (behindMs !== undefined) {
+            log.warn(
+              { peer: from.hello.nodeId.slice(0, 8), behindMs },
+              "a peer's clock is more than 60 s behind this node's: one of the two clocks is wrong",
+            );
+          }
+        }
         return { t: "pong", re: m.id, at: m.at };
       case "status":
         if (m.subscribe) status.subscribe(from.conn);
@@ -50,7 +75,10 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
             `chunk ${m.chunkId} arrived corrupt (its bytes hash to ${id})`,
           );
         }
-        if ((await store.put(id, bytes, { verified: true })) === "stored") activity.chunksStored++;
+        const outcome = await store.put(id, bytes, { verified: true });
+        if (outcome !== "existed") activity.chunksStored++;
+        if (outcome === "replaced")
+          log.warn({ chunkId: id }, "quarantined a rotten chunk copy and rewrote it");
         return { t: "ok", re: m.id };
       }
       case "chunk.get": {
@@ -67,7 +95,15 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         return { t: "chunk.have", re: m.id, have };
       }
       case "catalog.push":
-        for (const e of m.entries) clock.observe(e.hlc);
+        try {
+          clock.observeAll(m.entries.map((e) => e.hlc));
+        } catch (err) {
+          log.warn(
+            { peer: from.hello.nodeId?.slice(0, 8), err: (err as Error).message },
+            "refused catalog entries stamped too far ahead of this node's clock",
+          );
+          throw err;
+        }
         await catalogWrites.apply(m.entries);
         return { t: "ok", re: m.id };
       case "catalog.digest":

@@ -309,12 +309,17 @@ export class Connection extends EventEmitter<{
 
 const settled: Settle = () => undefined;
 
-/** Exchanges hellos: sends ours, waits for theirs, and checks it. */
+/**
+ * Exchanges hellos and checks theirs. The side that dialled sends first; the side that accepted
+ * (`answer: true`) sends its hello only once the peer's passed the check, so a peer it refuses hears
+ * only the reason and never counts itself connected.
+ */
 export async function exchangeHello(
   conn: Connection,
   mine: Hello,
-  check: (theirs: Hello) => string | undefined,
+  check: (theirs: Hello) => string | DmfsError | undefined,
   timeoutMs = 5_000,
+  opts: { answer?: boolean } = {},
 ): Promise<Hello> {
   const theirs = new Promise<Hello>((resolve, reject) => {
     const timer = setTimeout(
@@ -338,7 +343,7 @@ export async function exchangeHello(
     conn.once("close", onClose);
   });
   conn.resume();
-  await conn.send(mine);
+  if (!opts.answer) await conn.send(mine);
   let hello: Hello;
   try {
     hello = await theirs;
@@ -348,12 +353,13 @@ export async function exchangeHello(
   }
   const problem = check(hello);
   if (problem) {
-    const err = new DmfsError("E_HELLO_MISMATCH", problem);
+    const err = typeof problem === "string" ? new DmfsError("E_HELLO_MISMATCH", problem) : problem;
     await conn.fail(err);
     throw err;
   }
   // Hold later messages until the owner attaches its listener.
   conn.pause();
+  if (opts.answer) await conn.send(mine);
   return hello;
 }
 

@@ -77,9 +77,15 @@ export class ChunkStore {
 
   /**
    * Stores `bytes` under `id`. Verifies BLAKE3(bytes) == id unless the caller already did (`verified`).
-   * An existing chunk is left as it is ("existed"); "stored" means the chunk is durably on disk.
+   * "stored" means the chunk is now durably on disk. An existing copy counts only once checked: it is
+   * left as it is when it equals `bytes` ("existed"); a copy that rotted is quarantined and rewritten
+   * ("replaced"), so a write quorum never counts a bad copy.
    */
-  async put(id: string, bytes: Uint8Array, opts: { verified?: boolean } = {}): Promise<"stored" | "existed"> {
+  async put(
+    id: string,
+    bytes: Uint8Array,
+    opts: { verified?: boolean } = {},
+  ): Promise<"stored" | "existed" | "replaced"> {
     const path = this.pathOf(id);
     if (opts.verified !== true) {
       const actual = await this.#hash(bytes);
@@ -92,9 +98,16 @@ export class ChunkStore {
       }
     }
     return this.#serialized(id, async () => {
-      if ((await this.#sizeOf(path)) !== undefined) return "existed";
+      const existing = await this.#sizeOf(path);
+      if (existing === undefined) {
+        await this.#writeDurably(path, bytes);
+        return "stored";
+      }
+      // `bytes` hash to `id`, so a byte-equal copy is good: a compare, cheaper than hashing it again.
+      if (existing === bytes.byteLength && equalBytes(await this.getUnverified(id), bytes)) return "existed";
+      await this.#quarantineFile(id, path, existing);
       await this.#writeDurably(path, bytes);
-      return "stored";
+      return "replaced";
     });
   }
 
@@ -167,17 +180,22 @@ export class ChunkStore {
     await this.#serialized(id, async () => {
       const size = await this.#sizeOf(path);
       if (size === undefined) throw notFound(id);
-      await mkdir(this.#quarantineDir, { recursive: true }).catch((err: unknown) => {
-        throw storeError(err, "create quarantine directory", this.#quarantineDir);
-      });
-      // Suffixed so a chunk quarantined twice keeps both copies; such names are never taken for chunks.
-      const target = join(this.#quarantineDir, `${id}.${Date.now()}.${randomBytes(4).toString("hex")}`);
-      await rename(path, target).catch((err: unknown) => {
-        if (errnoOf(err) === "ENOENT") throw notFound(id);
-        throw storeError(err, "quarantine chunk file", path);
-      });
-      this.#forget(size);
+      await this.#quarantineFile(id, path, size);
     });
+  }
+
+  /** The body of `quarantine`, for callers already serialized on `id`. */
+  async #quarantineFile(id: string, path: string, size: number): Promise<void> {
+    await mkdir(this.#quarantineDir, { recursive: true }).catch((err: unknown) => {
+      throw storeError(err, "create quarantine directory", this.#quarantineDir);
+    });
+    // Suffixed so a chunk quarantined twice keeps both copies; such names are never taken for chunks.
+    const target = join(this.#quarantineDir, `${id}.${Date.now()}.${randomBytes(4).toString("hex")}`);
+    await rename(path, target).catch((err: unknown) => {
+      if (errnoOf(err) === "ENOENT") throw notFound(id);
+      throw storeError(err, "quarantine chunk file", path);
+    });
+    this.#forget(size);
   }
 
   /** Every stored chunk id, read directory by directory so memory does not grow with the store. */
@@ -343,6 +361,10 @@ export class ChunkStore {
     await rmdir(innerPath).catch(() => undefined);
     return moved;
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 function notFound(id: string): DmfsError {

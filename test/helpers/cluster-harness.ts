@@ -135,8 +135,15 @@ export class TestCluster {
     return i;
   }
 
-  /** Starts node `i` with the bootstrap list of its spec (or `join` given here) and waits until it listens. */
-  async start(i: number, opts: { join?: number[]; extraArgs?: string[] } = {}): Promise<RunningTestNode> {
+  /**
+   * Starts node `i` with the bootstrap list of its spec (or `join` given here) and waits until it listens.
+   * `cert` presents another node's bundle instead of its own ("node-<i>"); `env` adds to its
+   * environment (test seams such as DMFS_TEST_CLOCK_OFFSET_MS).
+   */
+  async start(
+    i: number,
+    opts: { join?: number[]; extraArgs?: string[]; cert?: string; env?: Record<string, string> } = {},
+  ): Promise<RunningTestNode> {
     const spec = this.specs[i] ?? {};
     const root = join(this.dir, `node-${i}`);
     const joins = (opts.join ?? spec.join ?? []).flatMap((j) => ["--join", this.addrs[j] as string]);
@@ -148,7 +155,7 @@ export class TestCluster {
       "--root",
       root,
       "--bundle",
-      this.bundleDir(i),
+      opts.cert ? join(this.clusterDir, "nodes", opts.cert) : this.bundleDir(i),
       "--log-level",
       "info",
       ...joins,
@@ -159,7 +166,7 @@ export class TestCluster {
     ];
     const proc = spawn(process.execPath, args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...spec.env },
+      env: { ...process.env, ...spec.env, ...opts.env },
     });
     const output: string[] = [];
     const node: RunningTestNode = { index: i, addr: this.addrs[i] as string, root, proc, output };
@@ -355,7 +362,13 @@ export async function startThreeNodeCluster(): Promise<TestCluster> {
     replication: 3,
     writeQuorum: 2,
   });
-  await cluster.startAll();
-  await cluster.waitForMesh();
+  try {
+    await cluster.startAll();
+    await cluster.waitForMesh();
+  } catch (err) {
+    // The caller never gets the cluster to stop: without this its node processes outlive the test.
+    await cluster.stop();
+    throw err;
+  }
   return cluster;
 }

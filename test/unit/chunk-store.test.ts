@@ -71,6 +71,35 @@ describe("ChunkStore", () => {
     expect((await store.stats()).chunks).toBe(1);
   });
 
+  it("quarantines an existing copy that rotted and rewrites it from the good bytes ('replaced')", async () => {
+    const store = await ChunkStore.open(root, { hash });
+    const { id, bytes } = randomChunk(3000);
+    await store.put(id, bytes);
+    const rotten = Buffer.from(bytes);
+    rotten[1234] = (rotten[1234] ?? 0) ^ 0x01;
+    await writeFile(store.pathOf(id), rotten);
+
+    expect(await store.put(id, bytes, { verified: true })).toBe("replaced");
+
+    expect(sameBytes(await store.get(id), bytes)).toBe(true);
+    const quarantined = await readdir(join(root, "quarantine"));
+    expect(quarantined).toHaveLength(1);
+    expect(sameBytes(await readFile(join(root, "quarantine", quarantined[0] ?? "")), rotten)).toBe(true);
+    expect(await store.stats()).toMatchObject({ chunks: 1, bytes: 3000 });
+  });
+
+  it("replaces an existing copy that was truncated", async () => {
+    const store = await ChunkStore.open(root, { hash });
+    const { id, bytes } = randomChunk(3000);
+    await store.put(id, bytes);
+    await writeFile(store.pathOf(id), bytes.subarray(0, 100));
+
+    expect(await store.put(id, bytes)).toBe("replaced");
+
+    expect(sameBytes(await store.get(id), bytes)).toBe(true);
+    expect(await readdir(join(root, "quarantine"))).toHaveLength(1);
+  });
+
   it("keeps one copy and counts it once when the same chunk is put concurrently", async () => {
     const store = await ChunkStore.open(root, { hash });
     const { id, bytes } = randomChunk(2000);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compareHlc, HybridClock, MAX_LOGICAL } from "../../src/cluster/hlc.ts";
+import { compareHlc, HybridClock, MAX_CLOCK_AHEAD_MS, MAX_LOGICAL } from "../../src/cluster/hlc.ts";
 import type { Hlc } from "../../src/cluster/types.ts";
 
 /** A wall clock that returns the given readings in turn, then stays at the last one. */
@@ -80,6 +80,10 @@ describe("HybridClock", () => {
         const clock = new HybridClock(scriptedClock(steps.map((s) => s.wall)));
         let previous: Hlc | undefined;
         for (const s of steps) {
+          if (s.kind === "observe" && s.remote.wall - s.wall > MAX_CLOCK_AHEAD_MS) {
+            expect(() => clock.observe(s.remote)).toThrow(expect.objectContaining({ code: "E_CLOCK_AHEAD" }));
+            continue;
+          }
           const stamp = s.kind === "tick" ? clock.tick() : clock.observe(s.remote);
           if (s.kind === "observe") expect(compareHlc(stamp, s.remote)).toBeGreaterThan(0);
           if (previous) expect(compareHlc(stamp, previous)).toBeGreaterThan(0);
@@ -90,6 +94,39 @@ describe("HybridClock", () => {
         }
       }),
     );
+  });
+
+  it("refuses a peer's stamp more than 60 s ahead of its wall clock and stays where it was", () => {
+    const clock = new HybridClock(() => 1_000_000);
+    expect(clock.tick()).toEqual({ wall: 1_000_000, logical: 0 });
+    const anHourAhead = { wall: 1_000_000 + 3_600_000, logical: 0 };
+    expect(() => clock.observe(anHourAhead)).toThrow(
+      expect.objectContaining({ code: "E_CLOCK_AHEAD", message: expect.stringContaining("3600 s ahead") }),
+    );
+    expect(clock.accepts(anHourAhead)).toBe(false);
+    expect(clock.tick()).toEqual({ wall: 1_000_000, logical: 1 });
+  });
+
+  it("takes in a stamp exactly 60 s ahead", () => {
+    const clock = new HybridClock(() => 5_000);
+    const limit = { wall: 5_000 + MAX_CLOCK_AHEAD_MS, logical: 3 };
+    expect(clock.accepts(limit)).toBe(true);
+    expect(clock.observe(limit)).toEqual({ wall: limit.wall, logical: 4 });
+  });
+
+  it("observes all of a batch of stamps or, when one is too far ahead, none", () => {
+    const clock = new HybridClock(() => 10_000);
+    const near = { wall: 20_000, logical: 0 };
+    const far = { wall: 10_000 + MAX_CLOCK_AHEAD_MS + 1, logical: 0 };
+    expect(() => clock.observeAll([near, far])).toThrow(expect.objectContaining({ code: "E_CLOCK_AHEAD" }));
+    expect(clock.tick()).toEqual({ wall: 10_000, logical: 0 });
+    clock.observeAll([near]);
+    expect(clock.tick()).toEqual({ wall: 20_000, logical: 2 });
+  });
+
+  it("starts after the latest stamp the node stored, however far ahead it is", () => {
+    const clock = new HybridClock(() => 1_000, { wall: 1_000 + 10 * MAX_CLOCK_AHEAD_MS, logical: 7 });
+    expect(clock.tick()).toEqual({ wall: 1_000 + 10 * MAX_CLOCK_AHEAD_MS, logical: 8 });
   });
 
   it("hands out copies, so a caller changing a stamp cannot move the clock", () => {
