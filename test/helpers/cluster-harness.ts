@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, cp, mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -102,6 +102,29 @@ export class TestCluster {
     const clusterDir = join(dir, "cluster");
     await initCluster({ dir: clusterDir, nodes: specs.length });
     const cluster = new TestCluster(dir, clusterDir, specs, options);
+    for (const spec of specs) {
+      const host = spec.host ?? "127.0.0.1";
+      cluster.addrs.push(`${host}:${await freePort(host)}`);
+    }
+    return cluster;
+  }
+
+  /**
+   * A cluster made from a stored one: `fixture` holds `cluster/` and a root `node-<i>/` per node, which
+   * are copied (keys set to mode 0600, which git does not keep) so the test may change them.
+   */
+  static async fromFixture(
+    fixture: string,
+    specs: NodeSpec[],
+    options: ClusterOptions = {},
+  ): Promise<TestCluster> {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first`);
+    const dir = await mkdtemp(join(tmpdir(), "dmfs-test-"));
+    await cp(fixture, dir, { recursive: true });
+    for (const file of await readdir(join(dir, "cluster"), { recursive: true })) {
+      if (file.endsWith(".key")) await chmod(join(dir, "cluster", file), 0o600);
+    }
+    const cluster = new TestCluster(dir, join(dir, "cluster"), specs, options);
     for (const spec of specs) {
       const host = spec.host ?? "127.0.0.1";
       cluster.addrs.push(`${host}:${await freePort(host)}`);

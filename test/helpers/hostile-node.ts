@@ -3,8 +3,10 @@
 // only; the production node has no such mode. It dials one real node as a node (its certificate lets it
 // pull catalog entries, get chunks and push entries) and then, by mode:
 //
-//   push-swap PATH_ID OTHER_PATH_ID  push, with a newer clock, the entry of PATH_ID carrying the file key,
-//                                    manifest id and size of OTHER_PATH_ID's entry; print "pushed"; exit.
+//   push-swap PATH_ID OTHER_PATH_ID [manifest-only]
+//                                    push, with a newer clock, the entry of PATH_ID carrying the file key,
+//                                    manifest id and size of OTHER_PATH_ID's entry (only its manifest id
+//                                    with manifest-only); print "pushed"; exit.
 //   gateway MODE LISTEN              serve clients as their gateway on LISTEN (print "listening"), relaying
 //                                    the real node's catalog and chunks, except that
 //     flip            every chunk or manifest it serves from itself has one byte flipped; asked to
@@ -80,16 +82,16 @@ function flipped(bytes: Uint8Array): Uint8Array {
 }
 
 if (command === "push-swap") {
-  const [pathId, otherPathId] = args;
+  const [pathId, otherPathId, fields] = args;
   const entries = await allEntries();
   const victim = entries.find((e) => e.pathId === pathId);
   const donor = entries.find((e) => e.pathId === otherPathId);
   if (!victim || !donor) throw new Error("push-swap: the real node holds no entry for one of the path ids");
   const swapped: CatalogEntry = {
     ...victim,
-    fileKey: donor.fileKey,
-    manifestId: donor.manifestId,
-    size: donor.size,
+    ...(fields === "manifest-only"
+      ? { manifestId: donor.manifestId }
+      : { fileKey: donor.fileKey, manifestId: donor.manifestId, size: donor.size }),
     hlc: { wall: victim.hlc.wall + 1, logical: 0 },
     writer: selfId,
   };

@@ -2,11 +2,9 @@
 // a valid node certificate) lies as a gateway or pushes a forged catalog entry to a real node, and every
 // `dmfs read` either returns the right bytes from an honest copy or fails with exit 5 - never wrong
 // bytes with exit 0.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { loadDataKeyPath } from "../../src/cluster/cluster-dir.ts";
 import { pathIdOf } from "../../src/crypto/catalog-crypto.ts";
@@ -17,41 +15,25 @@ import {
   runCli,
   sha256OfFile,
   TestCluster,
-  waitFor,
   writeSeededFile,
 } from "../helpers/cluster-harness.ts";
+import { killHostiles, pushSwappedEntry, startHostile } from "../helpers/hostile-launcher.ts";
 
-const HOSTILE = fileURLToPath(new URL("../helpers/hostile-node.ts", import.meta.url));
 // Two files of the same size, so a swapped entry cannot be told by its size.
 const SIZE = 2 * 1024 * 1024 + 5;
 
 let cluster: TestCluster;
 let realId: string;
 const sha: Record<string, string> = {};
-const hostiles: ChildProcess[] = [];
-
-/** Starts the hostile node with node-1's certificate against real node 0; resolves once it says `ready`. */
-async function hostile(args: string[], ready: string): Promise<{ proc: ChildProcess; output: string[] }> {
-  const proc = spawn(
-    process.execPath,
-    ["--import", "tsx", HOSTILE, cluster.clusterDir, "node-1", cluster.addrs[0] as string, ...args],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  hostiles.push(proc);
-  const output: string[] = [];
-  proc.stdout?.on("data", (b: Buffer) => output.push(b.toString()));
-  proc.stderr?.on("data", (b: Buffer) => output.push(b.toString()));
-  await waitFor(`the hostile node to say ${ready}`, () => {
-    if (output.join("").includes(ready)) return true;
-    if (proc.exitCode !== null) throw new Error(`hostile node exited: ${output.join("")}`);
-    return false;
-  });
-  return { proc, output };
-}
 
 async function hostileGateway(mode: string): Promise<string> {
   const addr = `127.0.0.1:${await freePort()}`;
-  await hostile(["gateway", mode, addr], "listening");
+  await startHostile(cluster, {
+    cert: "node-1",
+    target: 0,
+    args: ["gateway", mode, addr],
+    ready: "listening",
+  });
   return addr;
 }
 
@@ -72,9 +54,7 @@ beforeAll(async () => {
   }
 });
 
-afterEach(() => {
-  for (const p of hostiles.splice(0)) p.kill("SIGKILL");
-});
+afterEach(killHostiles);
 
 afterAll(async () => {
   await cluster?.stop();
@@ -120,8 +100,7 @@ describe("a forged catalog entry pushed to a real node", () => {
   it("is refused by read and stat (exit 5) and left out of ls (exit 9); a new upload repairs it", async () => {
     const keys = deriveKeys(await loadDataKey(loadDataKeyPath(cluster.clusterDir)));
     const [a, b] = [pathIdOf(keys, "a.bin"), pathIdOf(keys, "b.bin")];
-    const pushed = await hostile(["push-swap", a, b], "pushed");
-    await waitFor("the hostile node to exit", () => pushed.proc.exitCode === 0);
+    await pushSwappedEntry(cluster, { cert: "node-1", target: 0, victim: a, donor: b });
 
     const read = await cluster.runCli(["read", "a.bin"]);
     expect(read.code, read.stderr).toBe(5);
