@@ -1,7 +1,9 @@
 // `dmfs ls`: the cluster's files, their paths and times decrypted here on the client. An entry that
 // does not open or does not match its metadata is left out of the listing, named on stderr, and the
-// command exits with EXIT_UNREADABLE_ENTRIES (9) so a script notices.
+// command exits with EXIT_UNREADABLE_ENTRIES (9) so a script notices; when none opens, the data key is
+// wrong (exit 5).
 import { Command } from "commander";
+import { DmfsError } from "../errors.ts";
 import { addClusterOptions, type ClusterAccessOptions } from "./cluster-access.ts";
 import { withFileClient } from "./file-session.ts";
 import { formatBytes, table } from "./format.ts";
@@ -16,6 +18,13 @@ export function lsCommand(): Command {
     )
     .action(async (o: ClusterAccessOptions & { json?: boolean }) => {
       const { files, unreadable } = await withFileClient(o, (client) => client.list());
+      // Not one entry opens: the data key is not the one the files were written with.
+      if (files.length === 0 && unreadable.length > 0 && unreadable.every((u) => u.code === "E_WRONG_KEY")) {
+        throw new DmfsError(
+          "E_WRONG_KEY",
+          `wrong data key or corrupted data: none of the ${unreadable.length} catalog entries opens with this data key`,
+        );
+      }
       if (o.json) {
         process.stdout.write(`${JSON.stringify(files)}\n`);
       } else {

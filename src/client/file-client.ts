@@ -12,7 +12,7 @@ import { type OpenedMeta, pathIdOf, pathProblem, sealMeta } from "../crypto/cata
 import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import { FileKeyBuilder } from "../crypto/file-key.ts";
 import type { DataKeys } from "../crypto/keys.ts";
-import { DmfsError, isDmfsError } from "../errors.ts";
+import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
 import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
@@ -53,6 +53,7 @@ export interface ListedFile {
 export interface UnreadableEntry {
   pathId: string;
   writer: string;
+  code: ErrorCode;
   reason: string;
 }
 
@@ -228,7 +229,7 @@ export class FileClient {
           files.push({ path: meta.path, key: e.fileKey as string, size: e.size, mtime: meta.mtime });
         } catch (err) {
           if (!isDmfsError(err)) throw err;
-          unreadable.push({ pathId: e.pathId, writer: e.writer, reason: err.message });
+          unreadable.push({ pathId: e.pathId, writer: e.writer, code: err.code, reason: err.message });
         }
       }
       cursor = reply.cursor;
