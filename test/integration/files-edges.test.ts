@@ -30,7 +30,8 @@ function oneSentence(result: CliResult, status: number): string {
   return lines[0] as string;
 }
 
-describe("edges of the metadata", () => {
+// Each test runs up to a dozen `dmfs` processes one after another, seconds each on a loaded machine.
+describe("edges of the metadata", { timeout: 120_000 }, () => {
   it("round-trips a 1969 file under a 1024-byte path through upload, ls, stat, read and delete", async () => {
     expect(Buffer.byteLength(LONG_PATH)).toBe(1024);
     const input = join(cluster.dir, "old.txt");

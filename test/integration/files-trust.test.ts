@@ -60,7 +60,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describe("a read through a lying gateway", () => {
+// Each test runs up to a dozen `dmfs` processes one after another, seconds each on a loaded machine.
+describe("a read through a lying gateway", { timeout: 120_000 }, () => {
   it("routes around copies with a flipped byte and returns the right bytes", async () => {
     const gateway = await hostileGateway("flip");
     const out = join(cluster.dir, "flip.out");
@@ -96,7 +97,7 @@ describe("a read through a lying gateway", () => {
   });
 });
 
-describe("a forged catalog entry pushed to a real node", () => {
+describe("a forged catalog entry pushed to a real node", { timeout: 120_000 }, () => {
   it("is refused by read and stat (exit 5) and left out of ls (exit 9); a new upload repairs it", async () => {
     const keys = deriveKeys(await loadDataKey(loadDataKeyPath(cluster.clusterDir)));
     const [a, b] = [pathIdOf(keys, "a.bin"), pathIdOf(keys, "b.bin")];

@@ -32,7 +32,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describe("a store written with the first metadata format", () => {
+// Each test runs up to a dozen `dmfs` processes one after another, seconds each on a loaded machine.
+describe("a store written with the first metadata format", { timeout: 120_000 }, () => {
   it("lists its files with their times", async () => {
     const ls = await cluster.runCli(["ls", "--json"]);
     expect(ls.code, ls.stderr).toBe(0);
