@@ -6,6 +6,7 @@ export const ErrorCodes = {
   E_WRONG_KEY: "wrong data key or corrupted data",
   E_CHUNK_CORRUPT: "chunk bytes do not match their id",
   E_KEY_FILE: "data key file is unusable",
+  E_CORRUPT: "what the cluster sent does not match the file's sealed metadata",
   // store
   E_NO_SPACE: "no space left on the device",
   E_PERMISSION: "permission denied",

@@ -1,5 +1,6 @@
 // `dmfs read KEY|PATH [-o OUT]`: fetches, verifies and decrypts a file to OUT or to stdout.
-// With -o the bytes go to a temporary file renamed into place only when complete.
+// With -o the bytes go to a temporary file renamed into place only once the whole file verified; to
+// stdout they flow as they come, and a failure found at the end (a wrong file key) is reported after them.
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
@@ -40,7 +41,14 @@ export function readCommand(): Command {
           await finished(out);
           await rename(temp, o.output);
         } catch (err) {
-          out.destroy();
+          // A write still queued fails once the stream is destroyed (an 'error' event, which unheard would
+          // crash the process); the read's own error is the one to report.
+          out.on("error", () => undefined);
+          if (!out.closed) {
+            const closed = new Promise<void>((resolve) => out.once("close", () => resolve()));
+            out.destroy();
+            await closed;
+          }
           await rm(temp, { force: true });
           throw err;
         }

@@ -11,10 +11,14 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_NOT_FOUND: 4,
   E_WRONG_KEY: 5,
   E_CHUNK_CORRUPT: 5,
+  E_CORRUPT: 5,
   E_UNREACHABLE: 6,
   E_QUORUM: 7,
   E_NO_SPACE: 8,
 };
+
+/** `ls` listed what it could, but some entries did not open or did not match their metadata. */
+export const EXIT_UNREADABLE_ENTRIES = 9;
 
 export function exitStatusFor(err: unknown): number {
   return err instanceof DmfsError ? (STATUS[err.code] ?? 1) : 1;

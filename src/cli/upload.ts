@@ -4,6 +4,7 @@ import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import { Command } from "commander";
+import { pathProblem } from "../crypto/catalog-crypto.ts";
 import { DmfsError } from "../errors.ts";
 import { addClusterOptions, type ClusterAccessOptions } from "./cluster-access.ts";
 import { withFileClient } from "./file-session.ts";
@@ -15,10 +16,20 @@ const STDIN = "-";
 export function uploadCommand(): Command {
   return addClusterOptions(new Command("upload").description("store a file in the cluster and print its key"))
     .argument("<file>", "the file to upload; - reads standard input (then --path is required)")
-    .option("-p, --path <path>", "the path to list it under (default: the file's name)")
+    .option(
+      "-p, --path <path>",
+      "the path to list it under: UTF-8, 1 to 1024 bytes, no NUL (default: the file's name)",
+    )
     .option("--json", 'print { "key", "path", "size", "chunks" }')
     .action(async (file: string, o: ClusterAccessOptions & { path?: string; json?: boolean }) => {
       const input = file === STDIN ? standardInput(o.path) : await namedInput(file, o.path);
+      const problem = pathProblem(input.path);
+      if (problem) {
+        throw new DmfsError(
+          "E_USAGE",
+          `cannot upload as ${JSON.stringify(input.path.slice(0, 80))}: ${problem}`,
+        );
+      }
       const bar = progressBar(`upload ${input.path}`, input.size);
       const result = await withFileClient(o, (files) =>
         files.upload(input.stream(), input.path, input.mtime, (n) => bar.update(n)),

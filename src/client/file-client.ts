@@ -8,14 +8,15 @@ import { runOperation } from "../actors/file-operation.ts";
 import { readMachine } from "../actors/read.ts";
 import { uploadMachine } from "../actors/upload.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
-import { type FileMeta, openMeta, pathIdOf, sealMeta } from "../crypto/catalog-crypto.ts";
+import { type OpenedMeta, pathIdOf, pathProblem, sealMeta } from "../crypto/catalog-crypto.ts";
 import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import { FileKeyBuilder } from "../crypto/file-key.ts";
 import type { DataKeys } from "../crypto/keys.ts";
-import { DmfsError } from "../errors.ts";
+import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
 import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
+import { checkEntry } from "./checked-entry.ts";
 import { chunkStream } from "./chunker.ts";
 import { Lookahead } from "./lookahead.ts";
 import { decodeManifest, encodeManifest, type Manifest } from "./manifest.ts";
@@ -28,6 +29,8 @@ export const DEFAULT_WINDOW = 8;
  * four already keep the pool busy while the next replies arrive.
  */
 export const READ_WINDOW = 4;
+/** How many copies of one chunk a read asks for before it gives up on it (each from another node). */
+const MAX_COPIES_TRIED = 8;
 
 /** Bytes done so far, and the file's size once it is known (a read learns it from the catalog). */
 export type Progress = (doneBytes: number, totalBytes?: number) => void;
@@ -44,6 +47,20 @@ export interface ListedFile {
   key: string;
   size: number;
   mtime: number;
+}
+
+/** An entry `list` could not use: its metadata does not open or does not match it. */
+export interface UnreadableEntry {
+  pathId: string;
+  writer: string;
+  code: ErrorCode;
+  reason: string;
+}
+
+/** A catalog entry checked against its sealed metadata. */
+export interface CheckedEntry {
+  entry: CatalogEntry;
+  meta: OpenedMeta;
 }
 
 export interface StatResult {
@@ -81,6 +98,10 @@ export class FileClient {
       manifestId?: string;
       key?: string;
     }
+    // Before any data moves: a path the metadata cannot hold would fail only at commit.
+    const problem = pathProblem(path);
+    if (problem)
+      throw new DmfsError("E_USAGE", `cannot upload as ${JSON.stringify(path.slice(0, 80))}: ${problem}`);
     const plaintexts = new Lookahead(chunkStream(source, this.chunkSize, this.#plaintexts));
     const steps = {
       // A file of more than one chunk is refused before any data moves when the quorum cannot be met. A
@@ -101,15 +122,17 @@ export class FileClient {
       },
       commit: async (w: UploadWork) => {
         const size = (w.manifest as Manifest).size;
+        const fileKey = w.key as string;
+        const manifestId = w.manifestId as string;
         await this.gateway.request(
           {
             t: "file.commit",
             pathId: pathIdOf(this.keys, path),
             deleted: false,
-            fileKey: w.key as string,
-            manifestId: w.manifestId as string,
+            fileKey,
+            manifestId,
             size,
-            meta: sealMeta(this.keys, { path, size, mtime }),
+            meta: sealMeta(this.keys, { path, size, mtime, fileKey, manifestId }),
           },
           "ok",
         );
@@ -129,39 +152,47 @@ export class FileClient {
     } satisfies UploadResult;
   }
 
-  /** Writes the file named by `keyOrPath` to `out` in order; resolves to its entry and metadata. */
-  async read(
-    keyOrPath: string,
-    out: Writable,
-    progress?: Progress,
-  ): Promise<{ entry: CatalogEntry; meta: FileMeta }> {
+  /**
+   * Writes the file named by `keyOrPath` to `out` in order and resolves to its checked entry once the
+   * file key recomputed from the chunks matches the entry's; until then `out` may hold bytes of a file
+   * that fails (E_CORRUPT), so a caller writing to a file keeps it aside until this resolves.
+   */
+  async read(keyOrPath: string, out: Writable, progress?: Progress): Promise<CheckedEntry> {
     interface ReadWork {
-      entry?: CatalogEntry;
-      manifest?: Manifest;
+      checked?: CheckedEntry;
+      manifest?: { manifest: Manifest; from: string };
     }
     const steps = {
-      resolve: async () => ({ entry: await this.resolve(keyOrPath) }),
-      manifest: async (w: ReadWork) => ({ manifest: await this.fetchManifest(w.entry as CatalogEntry) }),
+      resolve: async () => ({ checked: await this.resolve(keyOrPath) }),
+      manifest: async (w: ReadWork) => ({ manifest: await this.fetchManifest(w.checked as CheckedEntry) }),
       stream: async (w: ReadWork) => {
-        const size = (w.manifest as Manifest).size;
-        await this.receiveChunks(w.manifest as Manifest, out, progress && ((n) => progress(n, size)));
+        const { manifest, from } = w.manifest as { manifest: Manifest; from: string };
+        const size = manifest.size;
+        const key = await this.receiveChunks(manifest, out, progress && ((n) => progress(n, size)));
+        const { entry } = w.checked as CheckedEntry;
+        if (key !== entry.fileKey) {
+          throw new DmfsError(
+            "E_CORRUPT",
+            `the chunks of manifest ${(entry.manifestId as string).slice(0, 12)} (served by node ${from.slice(0, 8)}) make file key ${key.slice(0, 16)}, not the entry's ${(entry.fileKey as string).slice(0, 16)}: the catalog entry pairs this path with another file`,
+            { subject: from },
+          );
+        }
         return {};
       },
     };
     const work = await runOperation<ReadWork>(readMachine, steps, {});
-    const entry = work.entry as CatalogEntry;
-    return { entry, meta: this.metaOf(entry) };
+    return work.checked as CheckedEntry;
   }
 
   /** Deletes the file named by `keyOrPath`: a tombstone for its path. */
   async delete(keyOrPath: string): Promise<{ path: string; key: string }> {
     interface DeleteWork {
-      entry?: CatalogEntry;
+      checked?: CheckedEntry;
     }
     const steps = {
-      resolve: async () => ({ entry: await this.resolve(keyOrPath) }),
+      resolve: async () => ({ checked: await this.resolve(keyOrPath) }),
       commit: async (w: DeleteWork) => {
-        const entry = w.entry as CatalogEntry;
+        const { entry } = w.checked as CheckedEntry;
         await this.gateway.request(
           {
             t: "file.commit",
@@ -178,12 +209,14 @@ export class FileClient {
       },
     };
     const work = await runOperation<DeleteWork>(deleteMachine, steps, {});
-    const entry = work.entry as CatalogEntry;
-    return { path: this.metaOf(entry).path, key: entry.fileKey as string };
+    const { entry, meta } = work.checked as CheckedEntry;
+    return { path: meta.path, key: entry.fileKey as string };
   }
 
-  async list(): Promise<ListedFile[]> {
+  /** The live files, sorted by path, and the entries that did not pass `checkEntry` (listed apart). */
+  async list(): Promise<{ files: ListedFile[]; unreadable: UnreadableEntry[] }> {
     const files: ListedFile[] = [];
+    const unreadable: UnreadableEntry[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 100_000; page++) {
       const reply = await this.gateway.request(
@@ -191,18 +224,24 @@ export class FileClient {
         "catalog.entries",
       );
       for (const e of reply.entries) {
-        const meta = this.metaOf(e);
-        files.push({ path: meta.path, key: e.fileKey as string, size: e.size, mtime: meta.mtime });
+        try {
+          const meta = checkEntry(this.keys, e, this.gateway.nodeId);
+          files.push({ path: meta.path, key: e.fileKey as string, size: e.size, mtime: meta.mtime });
+        } catch (err) {
+          if (!isDmfsError(err)) throw err;
+          unreadable.push({ pathId: e.pathId, writer: e.writer, code: err.code, reason: err.message });
+        }
       }
       cursor = reply.cursor;
       if (!cursor) break;
     }
-    return files.sort((a, b) => a.path.localeCompare(b.path));
+    return { files: files.sort((a, b) => a.path.localeCompare(b.path)), unreadable };
   }
 
   async stat(keyOrPath: string): Promise<StatResult> {
-    const entry = await this.resolve(keyOrPath);
-    const manifest = await this.fetchManifest(entry);
+    const checked = await this.resolve(keyOrPath);
+    const { entry, meta } = checked;
+    const { manifest } = await this.fetchManifest(checked);
     const ids = [entry.manifestId as string, ...manifest.chunks.map(([id]) => id)];
     const nodes: string[][] = [];
     for (let i = 0; i < ids.length; i += MAX_CHUNK_IDS_PER_REQUEST) {
@@ -213,41 +252,110 @@ export class FileClient {
     }
     return {
       key: entry.fileKey as string,
-      path: this.metaOf(entry).path,
+      path: meta.path,
       size: entry.size,
       manifest: { id: ids[0] as string, nodes: nodes[0] ?? [] },
       chunks: manifest.chunks.map(([id], i) => ({ id, nodes: nodes[i + 1] ?? [] })),
     };
   }
 
-  /** A 64-hex argument is tried as a file key first, anything else (or an unknown key) as a path. */
-  async resolve(keyOrPath: string): Promise<CatalogEntry> {
+  /**
+   * A 64-hex argument is tried as a file key first, anything else (or an unknown key) as a path. The
+   * entry found must be the one asked for and match its sealed metadata.
+   */
+  async resolve(keyOrPath: string): Promise<CheckedEntry> {
+    const served = this.gateway.nodeId;
     if (/^[0-9a-f]{64}$/.test(keyOrPath)) {
-      const byKey = await this.gateway.request({ t: "file.lookup", fileKey: keyOrPath }, "file.entry");
-      if (byKey.entry && !byKey.entry.deleted) return byKey.entry;
+      const { entry } = await this.gateway.request({ t: "file.lookup", fileKey: keyOrPath }, "file.entry");
+      if (entry && !entry.deleted) {
+        if (entry.fileKey !== keyOrPath) {
+          throw new DmfsError(
+            "E_CORRUPT",
+            `node ${served.slice(0, 8)} answered for file key ${keyOrPath.slice(0, 16)} with another file's entry`,
+            { subject: served },
+          );
+        }
+        return { entry, meta: checkEntry(this.keys, entry, served) };
+      }
     }
-    const byPath = await this.gateway.request(
-      { t: "file.lookup", pathId: pathIdOf(this.keys, keyOrPath) },
-      "file.entry",
-    );
-    if (byPath.entry && !byPath.entry.deleted) return byPath.entry;
+    const pathId = pathIdOf(this.keys, keyOrPath);
+    const { entry } = await this.gateway.request({ t: "file.lookup", pathId }, "file.entry");
+    if (entry && !entry.deleted) {
+      if (entry.pathId !== pathId) {
+        throw new DmfsError(
+          "E_CORRUPT",
+          `node ${served.slice(0, 8)} answered for path "${keyOrPath}" with another path's entry`,
+          { subject: served },
+        );
+      }
+      return { entry, meta: checkEntry(this.keys, entry, served) };
+    }
     throw new DmfsError("E_NOT_FOUND", `no file with key or path "${keyOrPath}" in the cluster`, {
       subject: keyOrPath,
     });
   }
 
-  private metaOf(entry: CatalogEntry): FileMeta {
-    if (!entry.meta)
-      throw new DmfsError("E_WRONG_KEY", "wrong data key or corrupted data: the entry has no metadata");
-    return openMeta(this.keys, entry.meta);
+  /** The entry's manifest, hash-checked and of the size the metadata gives, and the node it came from. */
+  private async fetchManifest({ entry, meta }: CheckedEntry): Promise<{ manifest: Manifest; from: string }> {
+    const manifestId = entry.manifestId as string;
+    const { value: manifest, from } = await this.fetchChecked(manifestId, "manifest", async (data) => {
+      const { id, bytes } = await this.pool.hash(data, { ownsBuffer: true });
+      if (id !== manifestId) {
+        throw new DmfsError("E_CHUNK_CORRUPT", `its bytes hash to ${id.slice(0, 16)}`);
+      }
+      const decoded = decodeManifest(bytes, manifestId);
+      if (decoded.size !== meta.size) {
+        throw new DmfsError(
+          "E_CHUNK_CORRUPT",
+          `it describes ${decoded.size} bytes, the metadata ${meta.size}`,
+        );
+      }
+      return decoded;
+    });
+    return { manifest, from };
   }
 
-  private async fetchManifest(entry: CatalogEntry): Promise<Manifest> {
-    const manifestId = entry.manifestId as string;
-    const reply = await this.gateway.request({ t: "file.chunk.read", chunkId: manifestId }, "chunk.data");
-    const { id, bytes } = await this.pool.hash(reply.data, { ownsBuffer: true });
-    if (id !== manifestId) throw new DmfsError("E_CHUNK_CORRUPT", `manifest ${manifestId} arrived corrupt`);
-    return decodeManifest(bytes, manifestId);
+  /**
+   * Fetches a chunk or manifest through the gateway and checks it with `check`. A copy that fails is
+   * asked for again with the node that served it excluded, so a lying holder is routed around while
+   * an honest copy exists; when none is left, E_CHUNK_CORRUPT names every node whose copy failed.
+   */
+  private async fetchChecked<T>(
+    chunkId: string,
+    what: string,
+    check: (data: Uint8Array) => Promise<T>,
+  ): Promise<{ value: T; from: string }> {
+    const bad: string[] = [];
+    const problems: string[] = [];
+    let giveUp = "";
+    for (let copy = 0; copy < MAX_COPIES_TRIED; copy++) {
+      const exclude = bad.length > 0 ? { exclude: [...bad] } : {};
+      let reply: { data: Uint8Array; from?: string | undefined };
+      try {
+        reply = await this.gateway.request({ t: "file.chunk.read", chunkId, ...exclude }, "chunk.data");
+      } catch (err) {
+        if (bad.length === 0 || !isDmfsError(err, "E_NOT_FOUND")) throw err;
+        giveUp = "; no other node holds a copy";
+        break;
+      }
+      const from = reply.from ?? this.gateway.nodeId;
+      try {
+        return { value: await check(reply.data), from };
+      } catch (err) {
+        if (!isDmfsError(err, "E_CHUNK_CORRUPT") && !isDmfsError(err, "E_WRONG_KEY")) throw err;
+        problems.push(`the copy from node ${from.slice(0, 8)}: ${err.message}`);
+        if (bad.includes(from)) {
+          giveUp = `; gateway ${this.gateway.nodeId.slice(0, 8)} served an excluded node's copy again`;
+          break;
+        }
+        bad.push(from);
+      }
+    }
+    throw new DmfsError(
+      "E_CHUNK_CORRUPT",
+      `${what} ${chunkId.slice(0, 16)} did not verify: ${problems.join("; ")}${giveUp}`,
+      { subject: bad[0] ?? chunkId },
+    );
   }
 
   /** Seals chunks in the pool and writes them through the gateway, at most `window` in flight. */
@@ -278,13 +386,19 @@ export class FileClient {
     return { manifest, key: keyBuilder.finish() };
   }
 
-  /** Fetches chunks in parallel, opens them in the pool and writes them to `out` strictly in order. */
-  private async receiveChunks(manifest: Manifest, out: Writable, progress?: Progress): Promise<void> {
+  /**
+   * Fetches chunks in parallel, opens them in the pool and writes them to `out` strictly in order;
+   * resolves to the file key recomputed from the chunks' plaintext hashes.
+   */
+  private async receiveChunks(manifest: Manifest, out: Writable, progress?: Progress): Promise<string> {
     const fetchOpen = async (chunkId: string) => {
-      const reply = await this.gateway.request({ t: "file.chunk.read", chunkId }, "chunk.data");
-      return this.pool.open(this.keys, reply.data, chunkId, { ownsBuffer: true });
+      const { value } = await this.fetchChecked(chunkId, "chunk", (data) =>
+        this.pool.open(this.keys, data, chunkId, { ownsBuffer: true }),
+      );
+      return value;
     };
-    const queue: Promise<Uint8Array>[] = [];
+    const key = new FileKeyBuilder(this.keys.file, manifest.chunkSize);
+    const queue: Promise<{ plaintext: Uint8Array; h: Uint8Array }>[] = [];
     let next = 0;
     let written = 0;
     const fill = () => {
@@ -298,7 +412,8 @@ export class FileClient {
     fill();
     try {
       while (queue.length > 0) {
-        const plaintext = await (queue.shift() as Promise<Uint8Array>);
+        const { plaintext, h } = await (queue.shift() as Promise<{ plaintext: Uint8Array; h: Uint8Array }>);
+        key.add(h);
         fill();
         if (!out.write(plaintext)) await once(out, "drain");
         written += plaintext.length;
@@ -309,6 +424,7 @@ export class FileClient {
       await Promise.allSettled(queue);
       throw err;
     }
+    return key.finish();
   }
 }
 

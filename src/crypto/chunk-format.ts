@@ -47,8 +47,14 @@ export function sealChunk(
   return { stored, chunkId: chunkIdOf(hasher, stored), h };
 }
 
+export type OpenedChunk = {
+  plaintext: Uint8Array;
+  /** Keyed BLAKE3 of the plaintext, recomputed: a reader feeds it to the file key it checks. */
+  h: Uint8Array;
+};
+
 /** Returns the plaintext, or throws: E_CHUNK_CORRUPT if the bytes do not match the id, E_WRONG_KEY if they do not decrypt. */
-export function openChunk(hasher: Blake3, keys: ChunkKeys, stored: Uint8Array, chunkId: string): Uint8Array {
+export function openChunk(hasher: Blake3, keys: ChunkKeys, stored: Uint8Array, chunkId: string): OpenedChunk {
   if (stored.length < CHUNK_OVERHEAD_BYTES || chunkIdOf(hasher, stored) !== chunkId) {
     throw new DmfsError("E_CHUNK_CORRUPT", `chunk ${chunkId} is corrupt: its bytes do not hash to its id`, {
       subject: chunkId,
@@ -68,7 +74,7 @@ export function openChunk(hasher: Blake3, keys: ChunkKeys, stored: Uint8Array, c
   // another k_chunk: the blob did not come from this data key's seal.
   const h = hasher.keyedHash(keys.chunk, plaintext);
   if (Buffer.compare(nonce, h.subarray(0, NONCE_BYTES)) !== 0) throw wrongKey(chunkId);
-  return plaintext;
+  return { plaintext, h };
 }
 
 /** The id of a stored chunk (or of any content-addressed blob): lowercase hex of its unkeyed BLAKE3. */

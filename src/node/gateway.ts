@@ -57,8 +57,14 @@ export class Gateway {
     );
   }
 
-  /** The verified bytes of a stored chunk, from this node if it holds a good copy, else from its homes. */
-  async readChunk(chunkId: string): Promise<Uint8Array> {
+  /**
+   * The verified bytes of a stored chunk and the node whose copy they are: from this node if it holds a
+   * good copy, else from its homes. Nodes in `exclude` (whose copies the client found bad) are skipped.
+   */
+  async readChunk(
+    chunkId: string,
+    exclude: readonly string[] = [],
+  ): Promise<{ bytes: Uint8Array; from: string }> {
     const { mesh } = this.o;
     const ranked = rankNodes(
       chunkId,
@@ -67,7 +73,9 @@ export class Gateway {
         .map((m) => m.nodeId),
     );
     // Local first: it costs no network hop.
-    const order = [mesh.selfId, ...ranked.filter((n) => n !== mesh.selfId)];
+    const order = [mesh.selfId, ...ranked.filter((n) => n !== mesh.selfId)].filter(
+      (n) => !exclude.includes(n),
+    );
     const problems: string[] = [];
     const corrupt: string[] = [];
     for (const nodeId of order) {
@@ -75,17 +83,22 @@ export class Gateway {
         const bytes = await this.getFrom(nodeId, chunkId);
         this.o.activity.chunksServed++;
         this.replaceQuarantined(chunkId, bytes, corrupt);
-        return bytes;
+        return { bytes, from: nodeId };
       } catch (err) {
         if (isDmfsError(err, "E_CHUNK_CORRUPT")) corrupt.push(nodeId);
         if (!isDmfsError(err, "E_NOT_FOUND"))
           problems.push(`${nodeId.slice(0, 8)}: ${(err as Error).message}`);
       }
     }
+    const skipped = exclude.length > 0 ? ` besides ${exclude.map((n) => n.slice(0, 8)).join(", ")}` : "";
     const why = problems.length > 0 ? ` (${problems.join("; ")})` : "";
-    throw new DmfsError("E_NOT_FOUND", `no alive node holds a good copy of chunk ${chunkId}${why}`, {
-      subject: chunkId,
-    });
+    throw new DmfsError(
+      "E_NOT_FOUND",
+      `no alive node${skipped} holds a good copy of chunk ${chunkId}${why}`,
+      {
+        subject: chunkId,
+      },
+    );
   }
 
   /** Stamps the entry with this node's clock, stores it and replicates it; resolves once W nodes have it. */

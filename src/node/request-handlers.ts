@@ -123,10 +123,12 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
       case "file.chunk.write":
         await gateway.writeChunk(m.chunkId, m.data);
         return { t: "ok", re: m.id };
-      case "file.chunk.read":
-        // A read of a file starts with its manifest: that is what counts as one read.
-        if (catalog.isManifestLive(m.chunkId)) activity.reads++;
-        return { t: "chunk.data", re: m.id, data: await gateway.readChunk(m.chunkId) };
+      case "file.chunk.read": {
+        // A read of a file starts with its manifest: that is what counts as one read (not its retries).
+        if (catalog.isManifestLive(m.chunkId) && !m.exclude) activity.reads++;
+        const { bytes, from } = await gateway.readChunk(m.chunkId, m.exclude);
+        return { t: "chunk.data", re: m.id, data: bytes, from };
+      }
       case "file.commit":
         await gateway.commit(m);
         return { t: "ok", re: m.id };

@@ -187,7 +187,13 @@ export type ChunkPut = z.infer<typeof ChunkPut>;
 export const ChunkGet = z.strictObject({ t: z.literal("chunk.get"), id: RequestId, chunkId: ChunkId });
 export type ChunkGet = z.infer<typeof ChunkGet>;
 
-export const ChunkData = z.strictObject({ t: z.literal("chunk.data"), re: RequestId, data: bytes() });
+/** `from`: in a reply to file.chunk.read, the node whose copy this is, so a client can ask around it. */
+export const ChunkData = z.strictObject({
+  t: z.literal("chunk.data"),
+  re: RequestId,
+  data: bytes(),
+  from: NodeId.optional(),
+});
 export type ChunkData = z.infer<typeof ChunkData>;
 
 export const ChunkHas = z.strictObject({
@@ -290,11 +296,15 @@ export const FileChunkWrite = z.strictObject({
 });
 export type FileChunkWrite = z.infer<typeof FileChunkWrite>;
 
-/** A stored chunk (or manifest) fetched from any replica by the gateway, verified; reply chunk.data. */
+/**
+ * A stored chunk (or manifest) fetched from any replica by the gateway, verified; reply chunk.data.
+ * `exclude`: nodes whose copies the client found bad; the gateway takes the copy from another holder.
+ */
 export const FileChunkRead = z.strictObject({
   t: z.literal("file.chunk.read"),
   id: RequestId,
   chunkId: ChunkId,
+  exclude: z.array(NodeId).max(MAX_MEMBERS).optional(),
 });
 export type FileChunkRead = z.infer<typeof FileChunkRead>;
 

@@ -110,13 +110,13 @@ export class CryptoPool {
     return this.#run({ ...task, into }, [moved, into]);
   }
 
-  /** Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext). */
+  /** Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext); `h` feeds the file key. */
   open(
     keys: ChunkKeys,
     stored: Uint8Array,
     chunkId: string,
     opts: TransferOptions = {},
-  ): Promise<Uint8Array<ArrayBuffer>> {
+  ): Promise<{ plaintext: Uint8Array<ArrayBuffer>; h: Uint8Array }> {
     const moved = movable(stored, opts);
     return this.#run({ op: "open", keys: { chunk: keys.chunk, enc: keys.enc }, stored: moved, chunkId }, [
       moved,

@@ -32,9 +32,10 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
         ]);
       }
       case "open": {
-        const plaintext = transferable(openChunk(hasher, task.keys, task.stored, task.chunkId));
+        const opened = openChunk(hasher, task.keys, task.stored, task.chunkId);
+        const plaintext = transferable(opened.plaintext);
         sweeper.dropped(task.stored.byteLength); // the stored bytes it was given stay here, dead
-        return moveBack(plaintext, [plaintext.buffer]);
+        return moveBack({ plaintext, h: opened.h }, [plaintext.buffer]);
       }
       case "hash": {
         // The view may sit inside a larger buffer that was transferred whole; it goes back the same way.

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -113,6 +113,32 @@ export class TestCluster {
     const clusterDir = join(dir, "cluster");
     await initCluster({ dir: clusterDir, nodes: specs.length });
     const cluster = new TestCluster(dir, clusterDir, specs, options);
+    for (const spec of specs) {
+      const host = spec.host ?? "127.0.0.1";
+      cluster.addrs.push(`${host}:${await freePort(host)}`);
+    }
+    return cluster;
+  }
+
+  /**
+   * A cluster made from a stored one: `fixture` holds `cluster/` and a root `node-<i>/` per node, which
+   * are copied (keys set to mode 0600, which git does not keep) so the test may change them. A fixture
+   * from before node bundles keeps node certificates as `cluster/nodes/node-<i>.crt/.key`: each is given
+   * its bundle, as an operator would copy them (`ca.crt`, `node.crt`, `node.key`, `cluster.json`).
+   */
+  static async fromFixture(
+    fixture: string,
+    specs: NodeSpec[],
+    options: ClusterOptions = {},
+  ): Promise<TestCluster> {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first`);
+    const dir = await mkdtemp(join(tmpdir(), "dmfs-test-"));
+    await cp(fixture, dir, { recursive: true });
+    for (const file of await readdir(join(dir, "cluster"), { recursive: true })) {
+      if (file.endsWith(".key")) await chmod(join(dir, "cluster", file), 0o600);
+    }
+    for (let i = 0; i < specs.length; i++) await legacyNodeBundle(join(dir, "cluster"), `node-${i}`);
+    const cluster = new TestCluster(dir, join(dir, "cluster"), specs, options);
     for (const spec of specs) {
       const host = spec.host ?? "127.0.0.1";
       cluster.addrs.push(`${host}:${await freePort(host)}`);
@@ -371,4 +397,16 @@ export async function startThreeNodeCluster(): Promise<TestCluster> {
     throw err;
   }
   return cluster;
+}
+
+/** Makes `nodes/<name>/` from a pre-bundle cluster directory's `nodes/<name>.crt/.key`, when missing. */
+async function legacyNodeBundle(clusterDir: string, name: string): Promise<void> {
+  const bundle = join(clusterDir, "nodes", name);
+  if (existsSync(join(bundle, "node.crt"))) return;
+  await mkdir(bundle, { recursive: true, mode: 0o700 });
+  await copyFile(join(clusterDir, "ca.crt"), join(bundle, "ca.crt"));
+  await copyFile(join(clusterDir, "cluster.json"), join(bundle, "cluster.json"));
+  await copyFile(join(clusterDir, "nodes", `${name}.crt`), join(bundle, "node.crt"));
+  await copyFile(join(clusterDir, "nodes", `${name}.key`), join(bundle, "node.key"));
+  await chmod(join(bundle, "node.key"), 0o600);
 }

@@ -134,7 +134,7 @@ describe("a peer whose clock is an hour ahead", () => {
     const first = await seededBytes("clock-first", 3000);
     const later = await seededBytes("clock-later", 5000);
     await (await cluster.files(0)).upload(Readable.from([first]), "clock.txt", 0);
-    const honest = await (await cluster.files(0)).resolve("clock.txt");
+    const { entry: honest } = await (await cluster.files(0)).resolve("clock.txt");
 
     const catalog: CatalogEntry[] = [];
     const raw = await startRawPeer(catalog);

@@ -66,7 +66,13 @@ describe("round trips", () => {
       for (const name of [uploaded.key, `lib/${size}.bin`]) {
         const { out, bytes } = collector();
         const { meta } = await reader.read(name, out);
-        expect(meta).toEqual({ path: `lib/${size}.bin`, size, mtime: 1_000 });
+        expect(meta).toMatchObject({
+          v: 2,
+          path: `lib/${size}.bin`,
+          size,
+          mtime: 1_000,
+          fileKey: uploaded.key,
+        });
         const back = bytes();
         expect(back.length).toBe(size);
         expect(back.equals(original)).toBe(true);

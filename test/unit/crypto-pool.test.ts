@@ -44,7 +44,9 @@ describe("the crypto pool", () => {
       expect(bytesToHex(sealed.h)).toBe(bytesToHex(reference.h));
       expect(Buffer.from(sealed.stored).equals(Buffer.from(reference.stored))).toBe(true);
       const opened = await pool.open(keys, sealed.stored, sealed.chunkId);
-      expect(Buffer.from(opened).equals(plaintext)).toBe(true);
+      expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
+      // The recomputed plaintext hash, which a reader feeds to the file key.
+      expect(bytesToHex(opened.h)).toBe(bytesToHex(reference.h));
     },
   );
 
@@ -61,7 +63,9 @@ describe("the crypto pool", () => {
     const small = randomBytes(100);
     const again = await pool.seal(keys, Buffer.from(small), new Uint8Array(CHUNK_SIZE + 28));
     expect(again.stored).toHaveLength(128);
-    expect(Buffer.from(await pool.open(keys, again.stored, again.chunkId)).equals(small)).toBe(true);
+    expect(Buffer.from((await pool.open(keys, again.stored, again.chunkId)).plaintext).equals(small)).toBe(
+      true,
+    );
   });
 
   it("moves the caller's plaintext into the worker instead of copying it", async () => {
@@ -71,7 +75,7 @@ describe("the crypto pool", () => {
     expect(plaintext.buffer.byteLength).toBe(0);
     const opened = await pool.open(keys, sealed.stored, sealed.chunkId);
     expect(sealed.stored.byteLength).toBe(0);
-    expect(opened).toHaveLength(CHUNK_SIZE);
+    expect(opened.plaintext).toHaveLength(CHUNK_SIZE);
   });
 
   it("copies a view of a larger buffer once, leaving the caller's buffer intact", async () => {
@@ -82,7 +86,7 @@ describe("the crypto pool", () => {
     expect(frame.byteLength).toBe(3 * 1024);
     expect(frame.equals(original)).toBe(true);
     const opened = await pool.open(keys, sealed.stored, sealed.chunkId);
-    expect(Buffer.from(opened).equals(original.subarray(100, 2100))).toBe(true);
+    expect(Buffer.from(opened.plaintext).equals(original.subarray(100, 2100))).toBe(true);
   });
 
   it("gives identical stored bytes for the same plaintext and key, so chunks deduplicate", async () => {
@@ -135,7 +139,7 @@ describe("the crypto pool", () => {
     const sealed = await Promise.all(plaintexts.map((p) => pool.seal(keys, Buffer.from(p))));
     const opened = await Promise.all(sealed.map((s) => pool.open(keys, s.stored, s.chunkId)));
     opened.forEach((p, i) => {
-      expect(Buffer.from(p).equals(plaintexts[i] as Buffer)).toBe(true);
+      expect(Buffer.from(p.plaintext).equals(plaintexts[i] as Buffer)).toBe(true);
     });
   });
 
@@ -160,7 +164,7 @@ describe("the crypto pool", () => {
       ]);
       expect(viaOther.chunkId).toBe(viaDefault.chunkId);
       const opened = await other.open(keys, viaOther.stored, viaOther.chunkId);
-      expect(Buffer.from(opened).equals(plaintext)).toBe(true);
+      expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
     } finally {
       await other.destroy();
     }

@@ -149,4 +149,26 @@ describe("gateway", () => {
     expect(entry.writer).toBe(SELF);
     expect(catalog.get(pathId)).toEqual(entry);
   });
+
+  it("reads a chunk from a holder the client did not exclude and says which node served it", async () => {
+    const { id, data } = chunk(7);
+    const serving = {
+      request: async (): Promise<Message> => ({ t: "chunk.data", re: 1, data: Buffer.from(data) }),
+      isClosed: false,
+    };
+    const peers = Object.fromEntries(PEERS.map((p) => [p, serving as unknown as FakePeer]));
+    const ranked = rankNodes(id, [SELF, ...PEERS]).filter((n) => n !== SELF);
+    const first = await gateway(peers).readChunk(id);
+    expect(first.from).toBe(ranked[0]);
+    expect(Buffer.from(first.bytes).equals(Buffer.from(data))).toBe(true);
+    const around = await gateway(peers).readChunk(id, [ranked[0] as string]);
+    expect(around.from).toBe(ranked[1]);
+    try {
+      await gateway(peers).readChunk(id, PEERS);
+      expect.unreachable("served a copy from an excluded node");
+    } catch (err) {
+      expect((err as DmfsError).code).toBe("E_NOT_FOUND");
+      expect((err as DmfsError).message).toContain("besides");
+    }
+  });
 });

@@ -137,7 +137,10 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
   ),
   "chunk.put": fc.record({ t: fc.constant("chunk.put"), id: requestId, chunkId: hex64, data: bin(2048) }),
   "chunk.get": fc.record({ t: fc.constant("chunk.get"), id: requestId, chunkId: hex64 }),
-  "chunk.data": fc.record({ t: fc.constant("chunk.data"), re: requestId, data: bin(2048) }),
+  "chunk.data": fc.record(
+    { t: fc.constant("chunk.data"), re: requestId, data: bin(2048), from: nodeId },
+    { requiredKeys: ["t", "re", "data"] },
+  ),
   "chunk.has": fc.record({
     t: fc.constant("chunk.has"),
     id: requestId,
@@ -193,7 +196,15 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     chunkId: hex64,
     data: bin(2048),
   }),
-  "file.chunk.read": fc.record({ t: fc.constant("file.chunk.read"), id: requestId, chunkId: hex64 }),
+  "file.chunk.read": fc.record(
+    {
+      t: fc.constant("file.chunk.read"),
+      id: requestId,
+      chunkId: hex64,
+      exclude: fc.array(nodeId, { maxLength: 8 }),
+    },
+    { requiredKeys: ["t", "id", "chunkId"] },
+  ),
   "file.commit": fc.record({
     t: fc.constant("file.commit"),
     id: requestId,
