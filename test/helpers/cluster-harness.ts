@@ -21,6 +21,7 @@ import { CryptoPool } from "../../src/workers/crypto-pool.ts";
 export const REPO = resolve(import.meta.dirname, "../..");
 export const CLI = join(REPO, "dist/cli/main.js");
 export const CHUNK_SIZE = 1024 * 1024;
+const NODE_START_TIMEOUT_MS = 30_000;
 
 export interface NodeSpec {
   host?: string;
@@ -137,7 +138,9 @@ export class TestCluster {
     for (const file of await readdir(join(dir, "cluster"), { recursive: true })) {
       if (file.endsWith(".key")) await chmod(join(dir, "cluster", file), 0o600);
     }
-    for (let i = 0; i < specs.length; i++) await legacyNodeBundle(join(dir, "cluster"), `node-${i}`);
+    for (const file of await readdir(join(dir, "cluster", "nodes"))) {
+      if (file.endsWith(".crt")) await legacyNodeBundle(join(dir, "cluster"), file.slice(0, -".crt".length));
+    }
     const cluster = new TestCluster(dir, join(dir, "cluster"), specs, options);
     for (const spec of specs) {
       const host = spec.host ?? "127.0.0.1";
@@ -200,10 +203,16 @@ export class TestCluster {
     proc.stdout?.on("data", collect);
     proc.stderr?.on("data", collect);
     this.nodes[i] = node;
-    await waitFor(`node ${i} to listen on ${node.addr}`, () => {
-      if (proc.exitCode !== null) throw new Error(`node ${i} exited: ${output.slice(-5).join("\n")}`);
-      return output.some((l) => l.includes('"node listening"'));
-    });
+    // A node costs about 2 s of CPU to start (modules loaded by its main thread and its crypto threads):
+    // two test files starting three or four nodes each at once on two cores can take well over 10 s.
+    await waitFor(
+      `node ${i} to listen on ${node.addr}`,
+      () => {
+        if (proc.exitCode !== null) throw new Error(`node ${i} exited: ${output.slice(-5).join("\n")}`);
+        return output.some((l) => l.includes('"node listening"'));
+      },
+      NODE_START_TIMEOUT_MS,
+    );
     return node;
   }
 

@@ -96,10 +96,8 @@ describe("BLAKE3 backends on real nodes", () => {
         `127.0.0.1:${await freePort()}`,
         "--root",
         join(cluster.dir, "bad-backend"),
-        "--cluster",
-        cluster.clusterDir,
-        "--cert",
-        "node-0",
+        "--bundle",
+        cluster.bundleDir(0),
       ],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DMFS_BLAKE3: "fastest" } },
     );

@@ -80,6 +80,7 @@ describe("round trips", () => {
     }
   });
 
+  // Fourteen dmfs processes one after another, each about 1.5 s of CPU to start on this machine.
   it("returns the exact bytes of files at and around the chunk size through the CLI", async () => {
     for (const size of SIZES) {
       const input = join(cluster.dir, `cli-${size}.bin`);
@@ -105,7 +106,7 @@ describe("round trips", () => {
     expect(up.code).toBe(0);
     const read = await cluster.runCli(["read", "docs/hello.txt"], { gateway: 2 });
     expect(read).toEqual({ code: 0, stdout: "hello, mesh\n", stderr: "" });
-  });
+  }, 90_000);
 
   it("uploads from a named pipe, whose size is not known up front", async () => {
     const fifo = join(cluster.dir, "small.fifo");
