@@ -70,15 +70,21 @@ export class RevocationGuard {
     for (const der of revocations) {
       const digest = createHash("sha256").update(der).digest("hex");
       if (this.seen.has(digest)) continue;
-      const serials = await verifyRevocation(this.caPem, der);
-      const fresh = serials.filter((s) => !this.revoked.has(s));
-      if (fresh.length > 0) {
-        await mkdir(this.dir, { recursive: true });
-        await writeFileAtomically(join(this.dir, `${fresh[0]}.crl`), der, 0o644);
-      }
-      this.remember(der, serials);
+      // Marked before the awaits: the same revocation gossiped by two peers at once is taken once.
       this.seen.add(digest);
-      added.push(...fresh);
+      try {
+        const serials = await verifyRevocation(this.caPem, der);
+        const fresh = serials.filter((s) => !this.revoked.has(s));
+        if (fresh.length > 0) {
+          await mkdir(this.dir, { recursive: true });
+          await writeFileAtomically(join(this.dir, `${fresh[0]}.crl`), der, 0o644);
+        }
+        this.remember(der, serials);
+        added.push(...fresh);
+      } catch (err) {
+        this.seen.delete(digest);
+        throw err;
+      }
     }
     if (added.length > 0) {
       const closed = this.closeRevoked();
