@@ -1,6 +1,7 @@
 // Garbage collection on three real nodes (R=3, W=2) with a grace of 1.5 s: a deleted 100 MiB file's
 // chunks leave every node's disk, a chunk shared with a live file stays, an upload killed halfway is
-// reclaimed, and a slow upload whose chunks outlive the grace (it renews them) loses nothing.
+// reclaimed, and a slow upload whose chunks outlive the grace (it renews them) loses nothing. With R=1, a
+// live manifest whose only holder is down stops every deletion until it is back.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -209,4 +210,85 @@ describe("garbage collection", () => {
     await gcNow();
     expect(await readSha(up.key)).toBe(sha256(data));
   }, 60_000);
+});
+
+describe("garbage collection with a manifest out of reach", () => {
+  let single: TestCluster;
+
+  beforeAll(async () => {
+    // R=1: each chunk and manifest lives on one node only, so killing it makes its manifest unreadable.
+    single = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0, 1] }], {
+      replication: 1,
+      writeQuorum: 1,
+    });
+    try {
+      for (const i of NODES)
+        single.specs[i] = { ...single.specs[i], extraArgs: ["--gc-grace-ms", String(GRACE_MS)] };
+      await single.startAll();
+      await single.waitForMesh();
+    } catch (err) {
+      await single.stop();
+      throw err;
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await single?.stop();
+  });
+
+  it("deletes nothing while a live manifest cannot be read, and collects once it can", async () => {
+    const client = await single.files(0);
+    const live = await client.upload(seededStream("gc-live", 3 * MIB), "gc/live.bin", 6);
+    const doomed = await client.upload(seededStream("gc-doomed", 12 * MIB), "gc/doomed.bin", 7);
+    const ids = await single.nodeIds();
+    const holder = ids.indexOf((await client.stat(live.key)).manifest.nodes[0] as string);
+    const doomedChunks = (await client.stat(doomed.key)).chunks.map((c) => c.id);
+    await client.delete(doomed.key);
+    const others = NODES.filter((i) => i !== holder);
+    const orphansOn = (i: number) => doomedChunks.filter((id) => existsSync(single.chunkPath(i, id)));
+    const orphans = others.flatMap((i) => orphansOn(i).map((id) => single.chunkPath(i, id)));
+    expect(orphans.length).toBeGreaterThan(0);
+    await waitFor("the orphans to be older than the grace", async () => {
+      const times = await Promise.all(orphans.map(async (p) => (await stat(p)).mtimeMs));
+      return times.every((t) => t < Date.now() - GRACE_MS);
+    });
+
+    await single.kill(holder);
+    const gateway = others[0] as number;
+    await waitFor(
+      `node ${gateway} to see the manifest's holder down`,
+      async () => (await single.peerStates(gateway))[single.addrs[holder] as string] === "down",
+      15_000,
+    );
+    const blocked = await single.runCli(["gc", "--now", "--json"], { gateway });
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toMatch(/did not complete a pass/);
+    const report = JSON.parse(blocked.stdout) as GcReportJson;
+    expect(report.nodes).toHaveLength(2);
+    for (const n of report.nodes) {
+      expect(n.reclaimedChunks).toBe(0);
+      expect(n.problem).toMatch(/could not be read/);
+    }
+    for (const p of orphans) expect(existsSync(p)).toBe(true);
+
+    await single.start(holder);
+    await single.waitForMesh(15_000);
+    await waitFor(
+      "the orphans to be collected once every manifest is readable",
+      async () => {
+        await single.runCli(["gc", "--now"], { gateway });
+        return orphans.every((p) => !existsSync(p));
+      },
+      30_000,
+    );
+    const hash = createHash("sha256");
+    const out = new Writable({
+      write(piece: Buffer, _encoding, done) {
+        hash.update(piece);
+        done();
+      },
+    });
+    await (await single.files(gateway)).read(live.key, out);
+    expect(hash.digest("hex")).toBe(await sha256Of(seededStream("gc-live", 3 * MIB)));
+  }, 100_000);
 });
