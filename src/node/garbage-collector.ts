@@ -34,8 +34,11 @@ export interface GarbageCollectorOptions {
 export class GarbageCollector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<GcPassResult> | undefined;
-  /** Chunks found unreferenced by the last complete mark and still stored: repair leaves them be. */
-  private unreferenced = new Set<string>();
+  /**
+   * Chunks the last complete pass found unreferenced and older than the grace (deleted, or about to be):
+   * repair does not push them. Young unreferenced chunks (uploads in progress) are still repaired.
+   */
+  private condemned = new Set<string>();
   reclaimableBytes: number | null = null;
   reclaimedBytes = 0;
 
@@ -52,9 +55,9 @@ export class GarbageCollector {
     clearInterval(this.timer);
   }
 
-  /** True when the last pass found the chunk unreferenced: not worth spreading to other homes. */
-  isUnreferenced(chunkId: string): boolean {
-    return this.unreferenced.has(chunkId);
+  /** True when the last pass found the chunk unreferenced and past the grace: not worth spreading. */
+  isCondemned(chunkId: string): boolean {
+    return this.condemned.has(chunkId);
   }
 
   /** One pass (or the pass under way). */
@@ -71,35 +74,32 @@ export class GarbageCollector {
     const marked = new Set<string>();
     const failed = await this.mark(referenced, marked);
     const cutoff = now() - this.o.graceMs;
-    const unreferenced = new Set<string>();
     const expired: string[] = [];
     let reclaimableBytes = 0;
     for await (const id of this.o.store.list()) {
       if (referenced.has(id)) continue;
       const info = await this.o.store.info(id);
       if (info === undefined) continue;
-      unreferenced.add(id);
       reclaimableBytes += info.size;
       if (info.mtimeMs < cutoff) expired.push(id);
     }
-    this.unreferenced = unreferenced;
     const result = { reclaimedBytes: 0, reclaimedChunks: 0, reclaimableBytes };
     // Re-check right before deleting: entries that became live since the mark reference their chunks too.
     const skipped = failed ?? (await this.mark(referenced, marked));
     if (skipped !== undefined) {
-      this.unreferenced = new Set(); // marked without every manifest: not known unreferenced
+      this.condemned = new Set(); // marked without every manifest: nothing is known unreferenced
       this.reclaimableBytes = reclaimableBytes;
       this.o.log.warn({ reason: skipped }, "garbage collection deleted nothing this pass");
       return { ...result, skipped };
     }
+    this.condemned = new Set(expired.filter((id) => !referenced.has(id)));
     const collect = async (id: string) => {
-      if (referenced.has(id)) {
-        unreferenced.delete(id);
+      if (!this.condemned.has(id)) return;
+      const freed = await this.o.store.deleteIfOlderThan(id, cutoff);
+      if (freed === 0) {
+        this.condemned.delete(id); // renewed meanwhile: an upload holds it
         return;
       }
-      const freed = await this.o.store.deleteIfOlderThan(id, cutoff);
-      if (freed === 0) return;
-      unreferenced.delete(id);
       result.reclaimedBytes += freed;
       result.reclaimedChunks++;
       result.reclaimableBytes -= freed;
@@ -128,7 +128,7 @@ export class GarbageCollector {
         for (const [chunkId] of manifest.chunks) referenced.add(chunkId);
         marked.add(manifestId);
       } catch (err) {
-        // Keep marking: the other manifests' chunks still count as referenced for `unreferenced`.
+        // Keep marking: reclaimableBytes still counts only what no readable manifest lists.
         problem ??= `manifest ${manifestId.slice(0, 12)} could not be read: ${(err as Error).message}`;
       }
     }

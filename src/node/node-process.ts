@@ -199,7 +199,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     graceMs: gcGraceMs,
     log,
   });
-  const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isUnreferenced(id));
+  const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isCondemned(id));
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
 

@@ -104,6 +104,8 @@ describe("garbage collector", () => {
     });
     expect(await store.has(orphan)).toBe(false);
     expect(await store.has(young)).toBe(true);
+    expect(collector.isCondemned(orphan)).toBe(true);
+    expect(collector.isCondemned(young)).toBe(false);
 
     catalog.apply(entry(1, null)); // delete file 1: its own chunk and manifest go, the shared one stays
     const second = await collector.run();
@@ -132,6 +134,6 @@ describe("garbage collector", () => {
     expect(await store.put(id, data)).toBe("existed"); // an upload writing it again renews it
     expect((await collector.run()).reclaimedChunks).toBe(0);
     expect(await store.has(id)).toBe(true);
-    expect(collector.isUnreferenced(id)).toBe(true);
+    expect(collector.isCondemned(id)).toBe(false); // young again: repair may still spread it
   });
 });
