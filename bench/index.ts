@@ -15,6 +15,7 @@ export type BenchSuite = {
 const SUITES: Record<string, () => Promise<BenchSuite>> = {
   pool: async () => (await import("./pool.ts")).poolSuite,
   e2e: async () => (await import("./e2e.ts")).e2eSuite,
+  gc: async () => (await import("./gc.ts")).gcSuite,
 };
 
 const COLUMN_WIDTH = 12;

@@ -5,6 +5,7 @@ import { clusterCommand } from "./cluster.ts";
 import { deleteCommand } from "./delete.ts";
 import { demoCommand } from "./demo.ts";
 import { tuneGarbageCollection } from "./garbage-collection.ts";
+import { gcCommand } from "./gc.ts";
 import { initCommand } from "./init.ts";
 import { lsCommand } from "./ls.ts";
 import { monitorCommand } from "./monitor.ts";
@@ -30,6 +31,7 @@ const program = new Command()
   .addCommand(nodeCommand())
   .addCommand(clusterCommand())
   .addCommand(statusCommand())
+  .addCommand(gcCommand())
   .addCommand(uploadCommand())
   .addCommand(readCommand())
   .addCommand(deleteCommand())

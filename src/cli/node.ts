@@ -17,6 +17,8 @@ interface NodeCliOptions {
   replication: string;
   writeQuorum: string;
   logLevel: LogLevel;
+  gcGraceMs?: string;
+  gcIntervalMs?: string;
 }
 
 export function nodeCommand(): Command {
@@ -34,6 +36,14 @@ export function nodeCommand(): Command {
     .option("--chunk-size <bytes>", "chunk size (with --listen)", "1048576")
     .option("--replication <R>", "copies of every chunk (with --listen)", "3")
     .option("--write-quorum <W>", "copies on disk before a write is acknowledged (with --listen)", "2")
+    .option(
+      "--gc-grace-ms <ms>",
+      "collect unreferenced chunks older than this (default: config, else 1 hour)",
+    )
+    .option(
+      "--gc-interval-ms <ms>",
+      "time between garbage collection passes (default: config, else 10 minutes)",
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -42,7 +52,13 @@ export function nodeCommand(): Command {
     .action(async (o: NodeCliOptions) => {
       const logger = createLogger(o.logLevel);
       const options = o.listen ? fromFlags(o) : fromConfig(o);
-      const node = await startNode({ ...options, logger });
+      const gc = {
+        ...(o.gcGraceMs !== undefined ? { gcGraceMs: positiveInt(o.gcGraceMs, "--gc-grace-ms") } : {}),
+        ...(o.gcIntervalMs !== undefined
+          ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
+          : {}),
+      };
+      const node = await startNode({ ...options, ...gc, logger });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -76,6 +92,8 @@ function fromConfig(o: NodeCliOptions) {
     writeQuorum: config.cluster.writeQuorum,
     heartbeatMs: config.cluster.heartbeatMs,
     failureTimeoutMs: config.cluster.failureTimeoutMs,
+    gcGraceMs: config.cluster.gcGraceMs,
+    gcIntervalMs: config.cluster.gcIntervalMs,
   };
 }
 

@@ -17,6 +17,10 @@ export interface ClusterStatusJson {
     chunks: number | null;
     bytes: number | null;
     diskFree: number | null;
+    /** Bytes of unreferenced chunks at the node's last GC pass, not yet deleted; null before a pass. */
+    reclaimable: number | null;
+    /** Bytes garbage collection deleted on the node since it started. */
+    reclaimed: number | null;
     /** The BLAKE3 implementation the node hashes with; null when the node did not answer. */
     blake3: Blake3Backend | null;
   }[];
@@ -71,6 +75,8 @@ export async function clusterStatus(
         chunks: detail?.store.chunks ?? null,
         bytes: detail?.store.bytes ?? null,
         diskFree: detail?.store.diskFree ?? null,
+        reclaimable: detail?.gc.reclaimableBytes ?? null,
+        reclaimed: detail?.gc.reclaimedBytes ?? null,
         blake3: detail?.blake3Backend ?? null,
       };
     }),
@@ -84,7 +90,18 @@ function render(s: ClusterStatusJson): string {
   return (
     head +
     table(
-      ["NODE", "ADDRESS", "STATE", "RTT", "CHUNKS", "STORED", "DISK FREE", "BLAKE3"],
+      [
+        "NODE",
+        "ADDRESS",
+        "STATE",
+        "RTT",
+        "CHUNKS",
+        "STORED",
+        "RECLAIMABLE",
+        "RECLAIMED",
+        "DISK FREE",
+        "BLAKE3",
+      ],
       s.nodes.map((n) => [
         n.id.slice(0, 8),
         n.address,
@@ -92,6 +109,8 @@ function render(s: ClusterStatusJson): string {
         n.rttMs === null ? "-" : `${n.rttMs.toFixed(1)} ms`,
         n.chunks === null ? "-" : String(n.chunks),
         n.bytes === null ? "-" : formatBytes(n.bytes),
+        n.reclaimable === null ? "-" : formatBytes(n.reclaimable),
+        n.reclaimed === null ? "-" : formatBytes(n.reclaimed),
         n.diskFree === null ? "-" : formatBytes(n.diskFree),
         n.blake3 ?? "-",
       ]),

@@ -21,6 +21,7 @@ import { chunkStream } from "./chunker.ts";
 import { Lookahead } from "./lookahead.ts";
 import { decodeManifest, encodeManifest, type Manifest } from "./manifest.ts";
 import type { NodeClient } from "./node-client.ts";
+import { UploadRenewal } from "./upload-renewal.ts";
 
 /** Chunks in flight at once, each way: bounds memory to a few chunks whatever the file size. */
 export const DEFAULT_WINDOW = 8;
@@ -103,15 +104,20 @@ export class FileClient {
     if (problem)
       throw new DmfsError("E_USAGE", `cannot upload as ${JSON.stringify(path.slice(0, 80))}: ${problem}`);
     const plaintexts = new Lookahead(chunkStream(source, this.chunkSize, this.#plaintexts));
+    let renewal: UploadRenewal | undefined;
     const steps = {
       // A file of more than one chunk is refused before any data moves when the quorum cannot be met. A
       // file of one chunk skips that round trip: the write of its chunk makes the same check first.
+      // Only a file of several chunks can outlast the GC grace, so only such a file renews its chunks.
       begin: async () => {
-        if (await plaintexts.hasAtLeast(2)) await this.gateway.request({ t: "file.begin" }, "file.begun");
+        if (await plaintexts.hasAtLeast(2)) {
+          const begun = await this.gateway.request({ t: "file.begin" }, "file.begun");
+          renewal = new UploadRenewal(this.gateway, begun.gcGraceMs);
+        }
         return {};
       },
       send: async () => {
-        const { manifest, key } = await this.sendChunks(plaintexts, progress);
+        const { manifest, key } = await this.sendChunks(plaintexts, progress, renewal);
         return { manifest, key };
       },
       manifest: async (w: UploadWork) => {
@@ -139,10 +145,12 @@ export class FileClient {
         return {};
       },
     };
-    const work = await runOperation<UploadWork>(uploadMachine, steps, {}).catch(async (err: unknown) => {
-      await plaintexts.close();
-      throw err;
-    });
+    const work = await runOperation<UploadWork>(uploadMachine, steps, {})
+      .catch(async (err: unknown) => {
+        await plaintexts.close();
+        throw err;
+      })
+      .finally(() => renewal?.stop());
     const manifest = work.manifest as Manifest;
     return {
       key: work.key as string,
@@ -359,7 +367,11 @@ export class FileClient {
   }
 
   /** Seals chunks in the pool and writes them through the gateway, at most `window` in flight. */
-  private async sendChunks(plaintexts: AsyncIterable<Uint8Array<ArrayBuffer>>, progress?: Progress) {
+  private async sendChunks(
+    plaintexts: AsyncIterable<Uint8Array<ArrayBuffer>>,
+    progress?: Progress,
+    renewal?: UploadRenewal,
+  ) {
     const keyBuilder = new FileKeyBuilder(this.keys.file, this.chunkSize);
     const chunks: [string, number][] = [];
     const hs: Uint8Array[] = [];
@@ -376,6 +388,7 @@ export class FileClient {
         { t: "file.chunk.write", chunkId: sealed.chunkId, data: sealed.stored },
         "ok",
       );
+      renewal?.add(sealed.chunkId);
       // The gateway has the whole frame once it answers, so the socket is done with these bytes.
       this.#storeds.give(sealed.stored);
       sent += length;

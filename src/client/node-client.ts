@@ -56,8 +56,12 @@ export class NodeClient {
     this.conn.once("close", listener);
   }
 
-  request<T extends Message["t"]>(message: OutgoingRequest, expect: T): Promise<MessageOf<T>> {
-    return this.conn.request(message).then((reply) => {
+  request<T extends Message["t"]>(
+    message: OutgoingRequest,
+    expect: T,
+    timeoutMs?: number,
+  ): Promise<MessageOf<T>> {
+    return this.conn.request(message, timeoutMs).then((reply) => {
       if (reply.t !== expect) {
         throw new DmfsError("E_MESSAGE_INVALID", `expected ${expect} from ${this.addr}, got ${reply.t}`);
       }

@@ -18,6 +18,10 @@ export interface ClusterConfig {
   chunkSize: number;
   heartbeatMs: number;
   failureTimeoutMs: number;
+  /** Unreferenced chunks older than this are garbage collected; longer than any upload. */
+  gcGraceMs: number;
+  /** Time between a node's periodic garbage collection passes. */
+  gcIntervalMs: number;
 }
 
 export interface ServerConfig {
@@ -122,6 +126,8 @@ const clusterSchema = (base: string) =>
       chunkSize: sizeSchema.default(MIB),
       heartbeatMs: positiveMilliseconds.default(1000),
       failureTimeoutMs: positiveMilliseconds.default(5000),
+      gcGraceMs: positiveMilliseconds.default(60 * 60_000),
+      gcIntervalMs: positiveMilliseconds.default(10 * 60_000),
     })
     .transform((cluster, ctx) => {
       // Unset, W is 2 - or R itself when R is 1, so the smallest cluster still works.

@@ -19,6 +19,8 @@ export interface GatewayOptions {
   mesh: MeshView;
   replication: number;
   writeQuorum: number;
+  /** The garbage collection grace, told to uploads so they renew their chunks well within it. */
+  gcGraceMs: number;
   store: ChunkStore;
   /** Catalog writes, committed in groups. */
   catalogWrites: CatalogGroupCommit;
@@ -34,10 +36,24 @@ export class Gateway {
   constructor(private readonly o: GatewayOptions) {}
 
   /** Refuses to start a write that cannot reach its quorum, before any data is sent. */
-  begin(): { alive: number; replication: number; writeQuorum: number } {
+  begin(): { alive: number; replication: number; writeQuorum: number; gcGraceMs: number } {
     const alive = aliveCount(this.o.mesh);
     this.requireQuorum(alive);
-    return { alive, replication: this.o.replication, writeQuorum: this.o.writeQuorum };
+    const { replication, writeQuorum, gcGraceMs } = this.o;
+    return { alive, replication, writeQuorum, gcGraceMs };
+  }
+
+  /** Renews an upload's chunks on this node and every alive peer (each touches the copies it holds). */
+  async touch(chunkIds: string[]): Promise<void> {
+    const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
+    await Promise.all([
+      ...chunkIds.map((id) => this.o.store.touch(id)),
+      ...peers.map((p) =>
+        this.connectionTo(p.nodeId)
+          .request({ t: "chunk.touch", chunkIds })
+          .catch((err: Error) => this.o.log.debug({ err: err.message }, "a peer did not renew chunks")),
+      ),
+    ]);
   }
 
   /**

@@ -26,6 +26,7 @@ import { joinHostPort, splitHostPort } from "./address.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
 import { CertificateBindings, certificateName } from "./certificate-bindings.ts";
 import { dialNode } from "./dial.ts";
+import { DEFAULT_GC_GRACE_MS, GarbageCollector } from "./garbage-collector.ts";
 import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
@@ -49,6 +50,10 @@ export interface NodeOptions {
   heartbeatMs: number;
   failureTimeoutMs: number;
   logger: Logger;
+  /** Unreferenced chunks older than this are collected (default 1 hour). */
+  gcGraceMs?: number;
+  /** Time between periodic garbage collection passes (default 10 minutes). */
+  gcIntervalMs?: number;
   /** Crypto worker threads; defaults to the available cores. */
   threads?: number;
 }
@@ -155,6 +160,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     counters,
     activity,
     underReplicated: () => repair.underReplicated,
+    gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
   });
 
   const mesh: MeshView = {
@@ -171,8 +177,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const clock = new HybridClock(wallClock, catalog.latestHlc());
   const peerClocks = new PeerClocks(wallClock);
+  const gcGraceMs = opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
   const gateway = new Gateway({
     mesh,
+    gcGraceMs,
     replication: opts.replication,
     writeQuorum: opts.writeQuorum,
     store,
@@ -184,7 +192,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
   });
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
-  const repair = new Repair(mesh, store, pool, opts.replication, log);
+  const gc = new GarbageCollector({
+    catalog,
+    store,
+    fetchManifest: async (id) => (await gateway.readChunk(id)).bytes,
+    graceMs: gcGraceMs,
+    log,
+  });
+  const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isCondemned(id));
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
 
@@ -212,6 +227,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           pool,
           status,
           gateway,
+          gc,
           clock,
           peerClocks,
           activity,
@@ -284,6 +300,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   antiEntropy.start();
   repair.start();
   scrub.start();
+  gc.start(opts.gcIntervalMs);
   log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
 
   return {
@@ -294,6 +311,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       antiEntropy.stop();
       repair.stop();
       scrub.stop();
+      gc.stop();
       actor.stop();
       rejections.stop();
       await pool.destroy();

@@ -2,6 +2,7 @@
 // rendezvous rank, alive or not). After a membership change and periodically, the node asks the alive
 // homes which chunks they lack and pushes them, one at a time so repair never starves client traffic.
 // Extra copies (held by a stand-in while a home was down) are kept: dropping them is left for later.
+// Chunks garbage collection found unreferenced are not pushed.
 import { homes } from "../cluster/placement.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
@@ -24,6 +25,8 @@ export class Repair {
     private readonly pool: CryptoPool,
     private readonly replication: number,
     private readonly log: Logger,
+    /** Chunks garbage collection is about to delete: pushing them would only bring them back. */
+    private readonly skip: (chunkId: string) => boolean = () => false,
   ) {}
 
   start(intervalMs = REPAIR_INTERVAL_MS): void {
@@ -69,6 +72,7 @@ export class Repair {
       batch = [];
     };
     for await (const id of this.store.list()) {
+      if (this.skip(id)) continue;
       batch.push(id);
       if (batch.length >= BATCH) await flush();
     }

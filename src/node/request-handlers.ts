@@ -9,6 +9,7 @@ import type { Catalog } from "../store/catalog.ts";
 import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import type { GarbageCollector } from "./garbage-collector.ts";
 import type { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
 import type { RevocationGuard } from "./revocation-guard.ts";
@@ -23,6 +24,7 @@ export interface NodeServices {
   pool: CryptoPool;
   status: StatusPublisher;
   gateway: Gateway;
+  gc: GarbageCollector;
   clock: HybridClock;
   peerClocks?: PeerClocks;
   activity: Activity;
@@ -38,6 +40,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     pool,
     status,
     gateway,
+    gc,
     clock,
     peerClocks,
     activity,
@@ -94,6 +97,9 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         const have = await Promise.all(m.chunkIds.map((id) => store.has(id)));
         return { t: "chunk.have", re: m.id, have };
       }
+      case "chunk.touch":
+        await Promise.all(m.chunkIds.map((id) => store.touch(id)));
+        return { t: "ok", re: m.id };
       case "catalog.push":
         try {
           clock.observeAll(m.entries.map((e) => e.hlc));
@@ -129,6 +135,11 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         const { bytes, from } = await gateway.readChunk(m.chunkId, m.exclude);
         return { t: "chunk.data", re: m.id, data: bytes, from };
       }
+      case "file.chunk.touch":
+        await gateway.touch(m.chunkIds);
+        return { t: "ok", re: m.id };
+      case "gc.run":
+        return { t: "gc.done", re: m.id, ...(await gc.run()) };
       case "file.commit":
         await gateway.commit(m);
         return { t: "ok", re: m.id };

@@ -27,6 +27,7 @@ export interface StatusSources {
   counters: ConnectionCounters;
   activity: Activity;
   underReplicated: () => number | null;
+  gc: () => NodeStatus["gc"];
 }
 
 export class StatusPublisher {
@@ -58,6 +59,7 @@ export class StatusPublisher {
       catalog: this.sources.catalog.counts(),
       activity: { ...this.sources.activity },
       underReplicated: this.sources.underReplicated(),
+      gc: this.sources.gc(),
     };
   }
 

@@ -130,6 +130,11 @@ export const NodeStatus = z.strictObject({
   }),
   /** Chunks held here with fewer than R copies on their homes at the last repair scan; null before one. */
   underReplicated: uint().nullable(),
+  /**
+   * Garbage collection: bytes of stored chunks no live manifest referenced at the last complete pass and
+   * not yet deleted (null before one), and bytes deleted since the node started.
+   */
+  gc: z.strictObject({ reclaimableBytes: uint().nullable(), reclaimedBytes: uint() }),
 });
 export type NodeStatus = z.infer<typeof NodeStatus>;
 
@@ -202,6 +207,14 @@ export const ChunkHas = z.strictObject({
   chunkIds: z.array(ChunkId).max(MAX_CHUNK_IDS_PER_REQUEST),
 });
 export type ChunkHas = z.infer<typeof ChunkHas>;
+
+/** Renews the given chunks' age on the receiving node (those it holds): an upload in progress holds them. */
+export const ChunkTouch = z.strictObject({
+  t: z.literal("chunk.touch"),
+  id: RequestId,
+  chunkIds: z.array(ChunkId).max(MAX_CHUNK_IDS_PER_REQUEST),
+});
+export type ChunkTouch = z.infer<typeof ChunkTouch>;
 
 export const ChunkHave = z.strictObject({
   t: z.literal("chunk.have"),
@@ -284,6 +297,8 @@ export const FileBegun = z.strictObject({
   alive: uint(),
   replication: uint(),
   writeQuorum: uint(),
+  /** Chunks unreferenced for this long are collected: an upload renews its chunks well within it. */
+  gcGraceMs: uint(),
 });
 export type FileBegun = z.infer<typeof FileBegun>;
 
@@ -368,6 +383,29 @@ export const ClusterRevoke = z.strictObject({
 });
 export type ClusterRevoke = z.infer<typeof ClusterRevoke>;
 
+/** The client's upload renews the chunks it has written so far on every alive node, through its gateway. */
+export const FileChunkTouch = z.strictObject({
+  t: z.literal("file.chunk.touch"),
+  id: RequestId,
+  chunkIds: z.array(ChunkId).max(MAX_CHUNK_IDS_PER_REQUEST),
+});
+export type FileChunkTouch = z.infer<typeof FileChunkTouch>;
+
+/** An operator asks a node to run one garbage collection pass now; reply gc.done. */
+export const GcRun = z.strictObject({ t: z.literal("gc.run"), id: RequestId });
+export type GcRun = z.infer<typeof GcRun>;
+
+/** What one pass did; `skipped` says why it deleted nothing (a manifest it could not fetch). */
+export const GcDone = z.strictObject({
+  t: z.literal("gc.done"),
+  re: RequestId,
+  reclaimedBytes: uint(),
+  reclaimedChunks: uint(),
+  reclaimableBytes: uint(),
+  skipped: z.string().max(1000).optional(),
+});
+export type GcDone = z.infer<typeof GcDone>;
+
 // ---- the union ----
 
 export const Message = z.discriminatedUnion("t", [
@@ -401,6 +439,10 @@ export const Message = z.discriminatedUnion("t", [
   ChunkLocate,
   ChunkLocations,
   ClusterRevoke,
+  ChunkTouch,
+  FileChunkTouch,
+  GcRun,
+  GcDone,
 ]);
 export type Message = z.infer<typeof Message>;
 export type MessageType = Message["t"];

@@ -37,6 +37,10 @@ const sendersByType: Readonly<Record<MessageType, Senders>> = {
   "chunk.locate": "client",
   "chunk.locations": "node",
   "cluster.revoke": "client",
+  "chunk.touch": "node",
+  "file.chunk.touch": "client",
+  "gc.run": "client",
+  "gc.done": "node",
 };
 
 /** Whether a peer whose certificate has `role` may send a message of type `t`. */

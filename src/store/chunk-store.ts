@@ -3,7 +3,7 @@
 // a put never creates a directory. Writes go temp file -> fsync -> rename -> fsync the shard, so a crash
 // leaves either no chunk or a whole one; file-system failures come back as DmfsError with the path.
 import { randomBytes } from "node:crypto";
-import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, statfs } from "node:fs/promises";
+import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, statfs, utimes } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DmfsError } from "../errors.ts";
 import { errnoOf, storeError } from "./store-errors.ts";
@@ -104,7 +104,11 @@ export class ChunkStore {
         return "stored";
       }
       // `bytes` hash to `id`, so a byte-equal copy is good: a compare, cheaper than hashing it again.
-      if (existing === bytes.byteLength && equalBytes(await this.getUnverified(id), bytes)) return "existed";
+      // Its mtime is renewed: a write of it (an upload, repair) holds it against garbage collection.
+      if (existing === bytes.byteLength && equalBytes(await this.getUnverified(id), bytes)) {
+        await this.#touchFile(path);
+        return "existed";
+      }
       await this.#quarantineFile(id, path, existing);
       await this.#writeDurably(path, bytes);
       return "replaced";
@@ -171,6 +175,49 @@ export class ChunkStore {
       }
       this.#forget(size);
       return true;
+    });
+  }
+
+  /**
+   * Removes the chunk only if its file was last written (or touched) before `cutoffMs`, checked under the
+   * chunk's lock so a concurrent put or touch wins; the bytes freed, 0 when it was younger or absent.
+   */
+  async deleteIfOlderThan(id: string, cutoffMs: number): Promise<number> {
+    const path = this.pathOf(id);
+    return this.#serialized(id, async () => {
+      const info = await this.#infoOf(path);
+      if (info === undefined || info.mtimeMs >= cutoffMs) return 0;
+      // No directory fsync: a delete lost in a crash only brings back an unreferenced chunk.
+      try {
+        await rm(path);
+      } catch (err) {
+        if (errnoOf(err) === "ENOENT") return 0;
+        throw storeError(err, "delete chunk file", path);
+      }
+      this.#forget(info.size);
+      return info.size;
+    });
+  }
+
+  /** Size and last write (or touch) time of a stored chunk; undefined when it is not stored. */
+  async info(id: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    return this.#infoOf(this.pathOf(id));
+  }
+
+  /** Renews the chunk's mtime (an upload in progress holding it); false when it is not stored. */
+  async touch(id: string): Promise<boolean> {
+    const path = this.pathOf(id);
+    return this.#serialized(id, async () => {
+      if ((await this.#sizeOf(path)) === undefined) return false;
+      await this.#touchFile(path);
+      return true;
+    });
+  }
+
+  async #touchFile(path: string): Promise<void> {
+    const now = new Date();
+    await utimes(path, now, now).catch((err: unknown) => {
+      throw storeError(err, "renew chunk file", path);
     });
   }
 
@@ -252,6 +299,16 @@ export class ChunkStore {
       if (this.#idQueues.get(id) === tail) this.#idQueues.delete(id);
     });
     return result;
+  }
+
+  async #infoOf(path: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    try {
+      const info = await stat(path);
+      return info.isFile() ? { size: info.size, mtimeMs: info.mtimeMs } : undefined;
+    } catch (err) {
+      if (errnoOf(err) === "ENOENT") return undefined;
+      throw storeError(err, "look up chunk file", path);
+    }
   }
 
   /** The chunk file's size, or undefined when it is not there. */

@@ -57,6 +57,7 @@ export function nodeStatus(o: StatusOptions): NodeStatus {
       chunksServed: 0,
     },
     underReplicated: o.underReplicated ?? null,
+    gc: { reclaimableBytes: null, reclaimedBytes: 0 },
   });
 }
 

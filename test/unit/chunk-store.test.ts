@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
@@ -58,17 +58,37 @@ describe("ChunkStore", () => {
     expect((await stat(join(root, "a", "b", "chunks"))).isDirectory()).toBe(true);
   });
 
-  it("answers 'existed' for a chunk already stored and does not rewrite its file", async () => {
+  it("answers 'existed' for a chunk already stored, does not rewrite its file and renews its mtime", async () => {
     const store = await ChunkStore.open(root, { hash });
     const { id, bytes } = randomChunk(3000);
     await store.put(id, bytes);
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(store.pathOf(id), old, old);
     const before = await stat(store.pathOf(id));
 
     expect(await store.put(id, bytes)).toBe("existed");
 
     const after = await stat(store.pathOf(id));
-    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    expect(after.ino).toBe(before.ino);
+    // Garbage collection measures age by mtime: a write of a stored chunk holds it like a new one.
+    expect(after.mtimeMs).toBeGreaterThan(Date.now() - 60_000);
     expect((await store.stats()).chunks).toBe(1);
+  });
+
+  it("deletes a chunk only when it is older than the cutoff, and touch renews it", async () => {
+    const store = await ChunkStore.open(root, { hash });
+    const { id, bytes } = randomChunk(3000);
+    await store.put(id, bytes);
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(store.pathOf(id), old, old);
+    expect(await store.touch(id)).toBe(true);
+    expect(await store.deleteIfOlderThan(id, Date.now() - 60_000)).toBe(0);
+    await utimes(store.pathOf(id), old, old);
+    expect(await store.deleteIfOlderThan(id, Date.now() - 60_000)).toBe(3000);
+    expect(await store.has(id)).toBe(false);
+    expect(await store.touch(id)).toBe(false);
+    expect(await store.deleteIfOlderThan(id, Date.now())).toBe(0);
+    expect((await store.stats()).chunks).toBe(0);
   });
 
   it("quarantines an existing copy that rotted and rewrites it from the good bytes ('replaced')", async () => {

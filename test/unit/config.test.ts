@@ -59,6 +59,8 @@ servers:
       chunkSize: 1024 * 1024,
       heartbeatMs: 1000,
       failureTimeoutMs: 5000,
+      gcGraceMs: 3_600_000,
+      gcIntervalMs: 600_000,
     });
     expect(config.servers).toEqual([
       {
@@ -94,6 +96,8 @@ servers:
   chunkSize: 256KiB
   heartbeatMs: 200
   failureTimeoutMs: 900
+  gcGraceMs: 5000
+  gcIntervalMs: 60000
 servers:
   - listenAddr: "localhost:9000"
     root: /srv/dmfs/a
@@ -107,6 +111,8 @@ servers:
       chunkSize: 256 * 1024,
       heartbeatMs: 200,
       failureTimeoutMs: 900,
+      gcGraceMs: 5000,
+      gcIntervalMs: 60000,
     });
     expect(config.servers[0]?.root).toBe("/srv/dmfs/a");
     expect(config.servers[0]?.nodes).toEqual(["127.0.0.2:9001", "localhost:9002"]);

@@ -79,6 +79,7 @@ function gateway(peers: Record<string, FakePeer | undefined>, opts = { replicati
   const log = createLogger("silent");
   return new Gateway({
     mesh,
+    gcGraceMs: 3_600_000,
     ...opts,
     store,
     catalogWrites: new CatalogGroupCommit(catalog),

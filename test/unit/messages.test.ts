@@ -78,6 +78,7 @@ const nodeStatus: fc.Arbitrary<NodeStatus> = fc.record({
     { maxLength: 4 },
   ),
   store: fc.record({ chunks: safeUint, bytes: safeUint, diskFree: safeUint }),
+  gc: fc.record({ reclaimableBytes: fc.option(safeUint, { nil: null }), reclaimedBytes: safeUint }),
   counters: fc.record({
     bytesIn: safeUint,
     bytesOut: safeUint,
@@ -189,6 +190,7 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     alive: safeUint,
     replication: safeUint,
     writeQuorum: safeUint,
+    gcGraceMs: safeUint,
   }),
   "file.chunk.write": fc.record({
     t: fc.constant("file.chunk.write"),
@@ -239,6 +241,28 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     nodes: fc.array(fc.array(nodeId, { maxLength: 4 }), { maxLength: 8 }),
   }),
   "cluster.revoke": fc.record({ t: fc.constant("cluster.revoke"), id: requestId, revocation: bin(600) }),
+  "chunk.touch": fc.record({
+    t: fc.constant("chunk.touch"),
+    id: requestId,
+    chunkIds: fc.array(hex64, { maxLength: 8 }),
+  }),
+  "file.chunk.touch": fc.record({
+    t: fc.constant("file.chunk.touch"),
+    id: requestId,
+    chunkIds: fc.array(hex64, { maxLength: 8 }),
+  }),
+  "gc.run": fc.record({ t: fc.constant("gc.run"), id: requestId }),
+  "gc.done": fc.record(
+    {
+      t: fc.constant("gc.done"),
+      re: requestId,
+      reclaimedBytes: safeUint,
+      reclaimedChunks: safeUint,
+      reclaimableBytes: safeUint,
+      skipped: fc.string({ maxLength: 200 }),
+    },
+    { requiredKeys: ["t", "re", "reclaimedBytes", "reclaimedChunks", "reclaimableBytes"] },
+  ),
 };
 
 function roundTrip(message: Message): Message {
@@ -444,6 +468,8 @@ describe("allowedFrom", () => {
     "file.list",
     "chunk.locate",
     "cluster.revoke",
+    "file.chunk.touch",
+    "gc.run",
   ];
 
   it("lets a node send every message type but the client's file requests and the admin's revocation", () => {
