@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
-import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -273,6 +273,21 @@ export class TestCluster {
   /** Where node i keeps the chunk file of `chunkId` (whether or not it is there). */
   chunkPath(i: number, chunkId: string): string {
     return join(this.dir, `node-${i}`, "chunks", chunkId.slice(0, 2), chunkId);
+  }
+
+  /** Rots node i's copy of `chunkId` on disk: one bit flipped in its middle byte. */
+  async flipAByte(i: number, chunkId: string): Promise<void> {
+    const path = this.chunkPath(i, chunkId);
+    const bytes = await readFile(path);
+    const at = Math.floor(bytes.length / 2);
+    bytes[at] = (bytes[at] as number) ^ 0x01;
+    await writeFile(path, bytes);
+  }
+
+  /** The files node i has moved to its quarantine. */
+  async quarantined(i: number): Promise<string[]> {
+    const dir = join(this.dir, `node-${i}`, "quarantine");
+    return existsSync(dir) ? readdir(dir) : [];
   }
 
   isRunning(i: number): boolean {

@@ -2,8 +2,7 @@
 // by hand on disk. The read still returns the right bytes; a corrupt copy is moved to the node's
 // quarantine/ and a good copy takes its place.
 import { existsSync } from "node:fs";
-import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/cluster/placement.ts";
@@ -54,19 +53,6 @@ async function readThrough(gateway: number): Promise<Buffer> {
   return Buffer.concat(pieces);
 }
 
-async function flipAByte(node: number, chunkId: string): Promise<void> {
-  const path = cluster.chunkPath(node, chunkId);
-  const bytes = await readFile(path);
-  const at = Math.floor(bytes.length / 2);
-  bytes[at] = (bytes[at] as number) ^ 0x01;
-  await writeFile(path, bytes);
-}
-
-async function quarantined(node: number): Promise<string[]> {
-  const dir = join(cluster.dir, `node-${node}`, "quarantine");
-  return existsSync(dir) ? readdir(dir) : [];
-}
-
 /** Waits until node `node` holds a chunk file for `chunkId` again, byte-equal to node `good`'s copy. */
 async function waitForGoodCopy(node: number, chunkId: string, good: number): Promise<void> {
   const expected = await readFile(cluster.chunkPath(good, chunkId));
@@ -97,10 +83,10 @@ describe("reads when nodes fail", () => {
 
   it("serves the right bytes past a corrupt local copy, quarantines it and puts a good copy back", async () => {
     const chunkId = chunkIds[1] as string;
-    await flipAByte(0, chunkId);
+    await cluster.flipAByte(0, chunkId);
 
     expect((await readThrough(0)).equals(original)).toBe(true);
-    expect((await quarantined(0)).filter((name) => name.startsWith(`${chunkId}.`))).toHaveLength(1);
+    expect((await cluster.quarantined(0)).filter((name) => name.startsWith(`${chunkId}.`))).toHaveLength(1);
     await waitForGoodCopy(0, chunkId, 1);
     expect((await readThrough(0)).equals(original)).toBe(true);
   });
@@ -111,14 +97,16 @@ describe("reads when nodes fail", () => {
     // The gateway tries its own copy, then the peers in rank order: corrupt the first two it tries.
     const firstPeer = ids.indexOf(rankNodes(chunkId, ids).find((n) => n !== ids[0]) as string);
     const lastPeer = 3 - firstPeer;
-    await flipAByte(0, chunkId);
-    await flipAByte(firstPeer, chunkId);
+    await cluster.flipAByte(0, chunkId);
+    await cluster.flipAByte(firstPeer, chunkId);
 
     expect((await readThrough(0)).equals(original)).toBe(true);
     for (const node of [0, firstPeer]) {
-      expect((await quarantined(node)).filter((name) => name.startsWith(`${chunkId}.`))).toHaveLength(1);
+      expect((await cluster.quarantined(node)).filter((name) => name.startsWith(`${chunkId}.`))).toHaveLength(
+        1,
+      );
       await waitForGoodCopy(node, chunkId, lastPeer);
     }
-    expect(await quarantined(lastPeer)).toEqual([]);
+    expect(await cluster.quarantined(lastPeer)).toEqual([]);
   });
 });

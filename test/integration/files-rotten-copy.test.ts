@@ -1,9 +1,4 @@
-// A chunk that already exists on a node counts toward the write quorum only once it is checked: three
-// real nodes with W equal to the node count, a byte flipped by hand in existing chunk files, then the
-// same content uploaded again. The upload may succeed only by rewriting good copies.
-import { existsSync } from "node:fs";
-import { readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHUNK_SIZE, seededStream, TestCluster } from "../helpers/cluster-harness.ts";
 
@@ -23,19 +18,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-async function flipAByte(node: number, chunkId: string): Promise<void> {
-  const path = cluster.chunkPath(node, chunkId);
-  const bytes = await readFile(path);
-  const at = Math.floor(bytes.length / 2);
-  bytes[at] = (bytes[at] as number) ^ 0x01;
-  await writeFile(path, bytes);
-}
-
-async function quarantined(node: number): Promise<string[]> {
-  const dir = join(cluster.dir, `node-${node}`, "quarantine");
-  return existsSync(dir) ? readdir(dir) : [];
-}
-
 describe("an upload meeting existing copies (R = W = 3)", () => {
   it("never acknowledges on a rotten existing copy: each one is quarantined and rewritten first", async () => {
     const files = await cluster.files(0);
@@ -53,7 +35,7 @@ describe("an upload meeting existing copies (R = W = 3)", () => {
       [1, second],
       [2, stat.manifest.id],
     ];
-    for (const [node, id] of rotted) await flipAByte(node, id);
+    for (const [node, id] of rotted) await cluster.flipAByte(node, id);
 
     const started = performance.now();
     await files.upload(seededStream("rotten", SIZE), "second.bin", 0);
@@ -61,7 +43,7 @@ describe("an upload meeting existing copies (R = W = 3)", () => {
 
     for (const [node, id] of rotted) {
       expect((await readFile(cluster.chunkPath(node, id))).equals(good.get(id) as Buffer)).toBe(true);
-      expect(await quarantined(node)).toEqual([expect.stringMatching(new RegExp(`^${id}\\.`))]);
+      expect(await cluster.quarantined(node)).toEqual([expect.stringMatching(new RegExp(`^${id}\\.`))]);
       expect(
         cluster.nodes[node]?.output.some((l) => l.includes("quarantined a rotten chunk copy and rewrote it")),
       ).toBe(true);
