@@ -9,8 +9,9 @@ import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile }
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { expect } from "vitest";
 import { FileClient } from "../../src/client/file-client.ts";
 import { NodeClient } from "../../src/client/node-client.ts";
 import { initCluster, loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
@@ -284,6 +285,13 @@ export class TestCluster {
     await writeFile(path, bytes);
   }
 
+  /** The bytes of the file at `keyOrPath`, read through node `gateway` over a fresh connection. */
+  async readBack(keyOrPath: string, gateway: number): Promise<Buffer> {
+    const { out, bytes } = collector();
+    await (await this.files(gateway)).read(keyOrPath, out);
+    return bytes();
+  }
+
   /** The files node i has moved to its quarantine. */
   async quarantined(i: number): Promise<string[]> {
     const dir = join(this.dir, `node-${i}`, "quarantine");
@@ -433,4 +441,27 @@ async function legacyNodeBundle(clusterDir: string, name: string): Promise<void>
   await copyFile(join(clusterDir, "nodes", `${name}.crt`), join(bundle, "node.crt"));
   await copyFile(join(clusterDir, "nodes", `${name}.key`), join(bundle, "node.key"));
   await chmod(join(bundle, "node.key"), 0o600);
+}
+
+/** A Writable that keeps what it is given. */
+export function collector(): { out: Writable; bytes: () => Buffer } {
+  const pieces: Buffer[] = [];
+  const out = new Writable({
+    write(piece: Buffer, _encoding, done) {
+      pieces.push(Buffer.from(piece));
+      done();
+    },
+  });
+  return { out, bytes: () => Buffer.concat(pieces) };
+}
+
+/** Asserts the run failed with `status` and exactly one `dmfs: ...` line on stderr; returns that line. */
+export function oneSentence(result: CliResult, status: number): string {
+  expect(result.code, result.stderr).toBe(status);
+  const lines = result.stderr.split("\n").filter(Boolean);
+  expect(lines, result.stderr).toHaveLength(1);
+  const line = lines[0] as string;
+  expect(line).toMatch(/^dmfs: \S/);
+  expect(line).not.toMatch(/\bat .+:\d+:\d+/);
+  return line;
 }

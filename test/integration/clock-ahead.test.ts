@@ -5,7 +5,7 @@
 // from its peers' heartbeats and refuses to stamp writes. Each time a later honest write to the same
 // path wins on every node.
 import { randomBytes } from "node:crypto";
-import { Readable, Writable } from "node:stream";
+import { Readable } from "node:stream";
 import { createServer, type Server } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadNodeBundle } from "../../src/cluster/cluster-dir.ts";
@@ -108,19 +108,6 @@ async function startRawPeer(
   };
 }
 
-async function readThrough(gateway: number, path: string): Promise<Buffer> {
-  const files = await cluster.files(gateway);
-  const pieces: Buffer[] = [];
-  const out = new Writable({
-    write(piece: Buffer, _encoding, done) {
-      pieces.push(Buffer.from(piece));
-      done();
-    },
-  });
-  await files.read(path, out);
-  return Buffer.concat(pieces);
-}
-
 function clockRefusals(node: number, source: "push" | "anti-entropy"): string[] {
   return (cluster.nodes[node]?.output ?? []).filter(
     (l) =>
@@ -163,14 +150,14 @@ describe("a peer whose clock is an hour ahead", () => {
     await (await cluster.files(1)).upload(Readable.from([later]), "clock.txt", 0);
     for (const i of [0, 1, 2]) {
       await waitFor(`node ${i} to serve the later write`, async () =>
-        (await readThrough(i, "clock.txt")).equals(later),
+        (await cluster.readBack("clock.txt", i)).equals(later),
       );
     }
     // Still so after more anti-entropy rounds with the raw peer (every 5 s), logged once per node.
     const pulled = raw.pulls();
     await waitFor("three more anti-entropy pulls from the raw peer", () => raw.pulls() >= pulled + 3, 20_000);
     for (const i of [0, 1, 2]) {
-      expect((await readThrough(i, "clock.txt")).equals(later)).toBe(true);
+      expect((await cluster.readBack("clock.txt", i)).equals(later)).toBe(true);
       expect(clockRefusals(i, "anti-entropy")).toHaveLength(1);
     }
   });
@@ -198,7 +185,7 @@ describe("a node process whose own clock is an hour ahead", () => {
     await (await cluster.files(0)).upload(Readable.from([honest]), "skew.txt", 0);
     for (const i of [0, 1, 2]) {
       await waitFor(`node ${i} to serve the honest write`, async () =>
-        (await readThrough(i, "skew.txt")).equals(honest),
+        (await cluster.readBack("skew.txt", i)).equals(honest),
       );
     }
   });

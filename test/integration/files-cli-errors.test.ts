@@ -12,8 +12,8 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CLI,
-  type CliResult,
   freePort,
+  oneSentence,
   runCli,
   TestCluster,
   writeSeededFile,
@@ -36,17 +36,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-/** Asserts the run failed with `status` and exactly one `dmfs: ...` line on stderr; returns that line. */
-function oneSentence(result: CliResult, status: number): string {
-  expect(result.code, result.stderr).toBe(status);
-  const lines = result.stderr.split("\n").filter(Boolean);
-  expect(lines, result.stderr).toHaveLength(1);
-  const line = lines[0] as string;
-  expect(line).toMatch(/^dmfs: \S/);
-  expect(line).not.toMatch(/\bat .+:\d+:\d+/);
-  return line;
-}
 
 describe("file command errors", () => {
   it("says the input file is missing", async () => {

@@ -4,7 +4,7 @@
 import { utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliResult, sha256OfFile, TestCluster } from "../helpers/cluster-harness.ts";
+import { oneSentence, sha256OfFile, TestCluster } from "../helpers/cluster-harness.ts";
 
 let cluster: TestCluster;
 const MOON_LANDING = Date.UTC(1969, 6, 20, 20, 17, 40);
@@ -22,13 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-function oneSentence(result: CliResult, status: number): string {
-  expect(result.code, result.stderr).toBe(status);
-  const lines = result.stderr.split("\n").filter(Boolean);
-  expect(lines, result.stderr).toHaveLength(1);
-  return lines[0] as string;
-}
 
 // Each test runs up to a dozen `dmfs` processes one after another, seconds each on a loaded machine.
 describe("edges of the metadata", { timeout: 120_000 }, () => {

@@ -3,7 +3,6 @@
 // quarantine/ and a good copy takes its place.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/cluster/placement.ts";
 import {
@@ -39,20 +38,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Reads reads.bin through node `gateway` over a fresh connection. */
-async function readThrough(gateway: number): Promise<Buffer> {
-  const files = await cluster.files(gateway);
-  const pieces: Buffer[] = [];
-  const out = new Writable({
-    write(piece: Buffer, _encoding, done) {
-      pieces.push(Buffer.from(piece));
-      done();
-    },
-  });
-  await files.read("reads.bin", out);
-  return Buffer.concat(pieces);
-}
-
 /** Waits until node `node` holds a chunk file for `chunkId` again, byte-equal to node `good`'s copy. */
 async function waitForGoodCopy(node: number, chunkId: string, good: number): Promise<void> {
   const expected = await readFile(cluster.chunkPath(good, chunkId));
@@ -74,7 +59,7 @@ describe("reads when nodes fail", () => {
     ] as const) {
       await cluster.kill(a);
       await cluster.kill(b);
-      expect((await readThrough(survivor)).equals(original)).toBe(true);
+      expect((await cluster.readBack("reads.bin", survivor)).equals(original)).toBe(true);
       await cluster.start(a);
       await cluster.start(b);
       await cluster.waitForMesh();
@@ -85,10 +70,10 @@ describe("reads when nodes fail", () => {
     const chunkId = chunkIds[1] as string;
     await cluster.flipAByte(0, chunkId);
 
-    expect((await readThrough(0)).equals(original)).toBe(true);
+    expect((await cluster.readBack("reads.bin", 0)).equals(original)).toBe(true);
     expect((await cluster.quarantined(0)).filter((name) => name.startsWith(`${chunkId}.`))).toHaveLength(1);
     await waitForGoodCopy(0, chunkId, 1);
-    expect((await readThrough(0)).equals(original)).toBe(true);
+    expect((await cluster.readBack("reads.bin", 0)).equals(original)).toBe(true);
   });
 
   it("skips a corrupt copy on a peer too, and both corrupt holders get a good copy back", async () => {
@@ -100,7 +85,7 @@ describe("reads when nodes fail", () => {
     await cluster.flipAByte(0, chunkId);
     await cluster.flipAByte(firstPeer, chunkId);
 
-    expect((await readThrough(0)).equals(original)).toBe(true);
+    expect((await cluster.readBack("reads.bin", 0)).equals(original)).toBe(true);
     for (const node of [0, firstPeer]) {
       expect((await cluster.quarantined(node)).filter((name) => name.startsWith(`${chunkId}.`))).toHaveLength(
         1,

@@ -5,12 +5,12 @@ import { execFile } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CHUNK_SIZE,
+  collector,
   seededBytes,
   seededStream,
   sha256OfFile,
@@ -32,25 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-/** A Writable that keeps what it is given. */
-function collector(): { out: Writable; bytes: () => Buffer } {
-  const pieces: Buffer[] = [];
-  const out = new Writable({
-    write(piece: Buffer, _encoding, done) {
-      pieces.push(Buffer.from(piece));
-      done();
-    },
-  });
-  return { out, bytes: () => Buffer.concat(pieces) };
-}
-
-/** The bytes of the file at `path`, read through node `gateway`. */
-async function readBack(path: string, gateway: number): Promise<Buffer> {
-  const { out, bytes } = collector();
-  await (await cluster.files(gateway)).read(path, out);
-  return bytes();
-}
 
 describe("round trips", () => {
   it("returns the exact bytes of files at and around the chunk size through the FileClient", async () => {
@@ -117,7 +98,7 @@ describe("round trips", () => {
     await feeding;
     expect(up.stderr).toBe("");
     expect(JSON.parse(up.stdout)).toMatchObject({ path: "from-a-pipe.bin", size, chunks: 4 });
-    expect((await readBack("from-a-pipe.bin", 1)).equals(await seededBytes("fifo", size))).toBe(true);
+    expect((await cluster.readBack("from-a-pipe.bin", 1)).equals(await seededBytes("fifo", size))).toBe(true);
   });
 
   it("uploads standard input given as -, here a socket as Node's child processes get it", async () => {
@@ -127,7 +108,7 @@ describe("round trips", () => {
     });
     expect(up.stderr).toBe("");
     expect(JSON.parse(up.stdout)).toMatchObject({ path: "from-stdin.bin", size, chunks: 3 });
-    expect((await readBack("from-stdin.bin", 2)).equals(await seededBytes("stdin", size))).toBe(true);
+    expect((await cluster.readBack("from-stdin.bin", 2)).equals(await seededBytes("stdin", size))).toBe(true);
   });
 
   it("streams a 200 MiB file from disk through the CLI and back to disk unchanged", async () => {
