@@ -45,7 +45,7 @@ export class Gateway {
 
   /** Renews an upload's chunks on this node and every alive peer (each touches the copies it holds). */
   async touch(chunkIds: string[]): Promise<void> {
-    const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
+    const peers = this.alivePeers();
     await Promise.all([
       ...chunkIds.map((id) => this.o.store.touch(id)),
       ...peers.map((p) =>
@@ -120,7 +120,7 @@ export class Gateway {
   /** Stamps the entry with this node's clock, stores it and replicates it; resolves once W nodes have it. */
   async commit(req: FileCommit): Promise<CatalogEntry> {
     this.requireQuorum(aliveCount(this.o.mesh));
-    const peers = liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
+    const peers = this.alivePeers();
     this.refuseIfClockAhead(peers.map((p) => p.nodeId));
     const entry: CatalogEntry = {
       pathId: req.pathId,
@@ -168,6 +168,11 @@ export class Gateway {
       }),
     );
     return chunkIds.map((_, i) => answers.filter((a) => a.have[i]).map((a) => a.nodeId));
+  }
+
+  /** The alive members other than this node. */
+  private alivePeers() {
+    return liveness(this.o.mesh).filter((m) => m.alive && m.nodeId !== this.o.mesh.selfId);
   }
 
   /** A stamp from a clock far ahead of its peers' would be refused by them and, kept here, beat later writes. */
