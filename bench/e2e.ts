@@ -14,7 +14,15 @@ import { cliUpload } from "./e2e-cli-upload.ts";
 import { runClientProcess } from "./e2e-client.ts";
 import { BenchCluster, CHUNK_SIZE, type Placement, pollUntil, requireBuild } from "./e2e-cluster.ts";
 import { CpuMeter } from "./e2e-cpu.ts";
-import { diskWriteRate, loopbackTlsRate, smallFileSyncRate, warmSealRate } from "./e2e-limits.ts";
+import { floorFields, type PrimitiveCosts, readFloor, uploadFloor } from "./e2e-floor.ts";
+import {
+  blake3Rate,
+  diskWriteRate,
+  loopbackTlsRate,
+  openRate,
+  smallFileSyncRate,
+  warmSealRate,
+} from "./e2e-limits.ts";
 import { PeakResidentSampler } from "./e2e-memory.ts";
 import { timedOperations, timedRead, timedUpload } from "./e2e-transfers.ts";
 import type { BenchRecord, BenchSuite } from "./index.ts";
@@ -44,7 +52,9 @@ const CATALOG_TIMEOUT_MS = 30_000;
 const MIN_CPU_SECONDS = 0.5;
 
 type Report = (record: BenchRecord) => void;
-type Limits = { diskMBps: number; sealMBps: number };
+type Limits = { diskMBps: number; sealMBps: number; costs: PrimitiveCosts };
+/** Cases from this size on get CPU-per-GiB fields: smaller ones cost too little CPU to measure it well. */
+const FLOOR_MIN_BYTES = 64 * MiB;
 /** A cluster as measured: its first `nodes` nodes, with node `gateway` the client's gateway. */
 type Setup = { name: string; cluster: BenchCluster; nodes: number; gateway: number };
 
@@ -60,6 +70,8 @@ export const e2eSuite: BenchSuite = {
     { field: "p50Ms", title: "p50 ms", format: fixed(1) },
     { field: "p99Ms", title: "p99 ms", format: fixed(1) },
     { field: "cpuBoundMBps", title: "cpu MB/s", format: fixed(1) },
+    { field: "cpuSecPerGiB", title: "cpu s/GiB", format: fixed(2) },
+    { field: "efficiency", title: "efficiency", format: fixed(2) },
     { field: "peakRssMiB", title: "client MiB", format: fixed(0) },
     { field: "target", title: "target" },
     { field: "met", title: "met" },
@@ -118,16 +130,29 @@ async function measureLimits(
   clusterDir: string,
   report: Report,
 ): Promise<Limits> {
-  const diskMBps = await diskWriteRate(work, LIMIT_BYTES);
-  report(record("limit-disk", { bytes: LIMIT_BYTES, MBps: diskMBps }));
+  const disk = await diskWriteRate(work, LIMIT_BYTES);
+  report(record("limit-disk", { bytes: LIMIT_BYTES, MBps: disk.MBps, cpuSecPerGiB: disk.cpuSecPerGiB }));
   const { count, bytes, concurrency } = SMALL_FILES;
   const syncsPerSec = await smallFileSyncRate(work, count, bytes, concurrency);
   report(record("limit-fsync", { bytes, files: count, concurrency, opsPerSec: syncsPerSec }));
-  const sealMBps = await warmSealRate(pool, deriveKeys(randomBytes(32)), CHUNK_SIZE, SEAL_LIMIT_BYTES);
-  report(record("limit-seal", { bytes: CHUNK_SIZE, MBps: sealMBps, threads: pool.threads }));
+  const keys = deriveKeys(randomBytes(32));
+  const seal = await warmSealRate(pool, keys, CHUNK_SIZE, SEAL_LIMIT_BYTES);
+  report(record("limit-seal", { bytes: CHUNK_SIZE, ...seal, threads: pool.threads }));
+  const open = await openRate(pool, keys, CHUNK_SIZE, SEAL_LIMIT_BYTES);
+  report(record("limit-open", { bytes: CHUNK_SIZE, ...open, threads: pool.threads }));
+  const blake3 = await blake3Rate(LIMIT_BYTES);
+  report(record("limit-blake3", { bytes: LIMIT_BYTES, ...blake3 }));
   const tls = await loopbackTlsRate(clusterDir, LIMIT_BYTES);
-  report(record("limit-tls", { bytes: LIMIT_BYTES, MBps: tls.MBps, cipher: tls.cipher }));
-  return { diskMBps, sealMBps };
+  report(record("limit-tls", { bytes: LIMIT_BYTES, ...tls }));
+  const costs: PrimitiveCosts = {
+    seal: seal.cpuSecPerGiB,
+    open: open.cpuSecPerGiB,
+    tlsHop: tls.cpuSecPerGiB,
+    blake3: blake3.cpuSecPerGiB,
+    writeCopy: disk.cpuSecPerGiB,
+  };
+  note(`CPU seconds per GiB of the primitives: ${describe(new Map(Object.entries(costs)), "s")}`);
+  return { diskMBps: disk.MBps, sealMBps: seal.MBps, costs };
 }
 
 /** (b) R=1 on one node: uploads and reads through that node. */
@@ -217,6 +242,9 @@ async function measureUpload(
       ratio: MBps / limitMBps,
       ...(goal === undefined ? {} : { target: `>=${goal.toFixed(0)} MB/s`, met: yesNo(MBps >= goal) }),
       ...cpuFields(cpuUsed, { bytes: size }),
+      ...(size < FLOOR_MIN_BYTES
+        ? {}
+        : floorFields(totalOf(cpuUsed), size, uploadFloor(limits.costs, placement.replication))),
       ...(peaks === undefined ? {} : memoryFields(peaks, client.rssBeforeMiB)),
     }),
   );
@@ -283,6 +311,9 @@ async function measureRead(
       limitMBps: limits.sealMBps,
       ratio: MBps / limits.sealMBps,
       ...cpuFields(cpuUsed, { bytes: file.size }),
+      ...(file.size < FLOOR_MIN_BYTES
+        ? {}
+        : floorFields(totalOf(cpuUsed), file.size, readFloor(limits.costs))),
       ...(await after(MBps)),
     }),
   );
@@ -413,7 +444,7 @@ function cpuFields(
   used: ReadonlyMap<string, number | null>,
   work: { bytes?: number; operations?: number },
 ): Fields {
-  const seconds = [...used.values()].reduce<number>((sum, s) => sum + (s ?? 0), 0);
+  const seconds = totalOf(used);
   const cores = availableParallelism();
   if (seconds < MIN_CPU_SECONDS) return { cpuSec: seconds, cpuSecByProcess: describe(used, "s") };
   return {
@@ -422,6 +453,11 @@ function cpuFields(
     ...(work.bytes === undefined ? {} : { cpuBoundMBps: (cores * work.bytes) / 1e6 / seconds }),
     ...(work.operations === undefined ? {} : { cpuBoundOpsPerSec: (cores * work.operations) / seconds }),
   };
+}
+
+/** CPU seconds of every process together (a process whose time could not be read counts 0). */
+function totalOf(used: ReadonlyMap<string, number | null>): number {
+  return [...used.values()].reduce<number>((sum, s) => sum + (s ?? 0), 0);
 }
 
 function memoryFields(peaks: ReadonlyMap<string, number | null>, clientRssBefore: number): Fields {
