@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { loadConfig, nodeBundleDir } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
+import { splitHostPort } from "../node/address.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
 import { startNode } from "../node/node-process.ts";
 import { DEFAULT_CONFIG } from "./cluster-access.ts";
@@ -19,6 +20,7 @@ interface NodeCliOptions {
   logLevel: LogLevel;
   gcGraceMs?: string;
   gcIntervalMs?: string;
+  metricsAddr?: string;
 }
 
 export function nodeCommand(): Command {
@@ -44,6 +46,10 @@ export function nodeCommand(): Command {
       "--gc-interval-ms <ms>",
       "time between garbage collection passes (default: config, else 10 minutes)",
     )
+    .option(
+      "--metrics-addr <host:port>",
+      "serve Prometheus metrics at http://<host:port>/metrics (default: the server's metricsAddr in the config, else none)",
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -58,7 +64,10 @@ export function nodeCommand(): Command {
           ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
           : {}),
       };
-      const node = await startNode({ ...options, ...gc, logger });
+      const metricsAddr = o.metricsAddr ?? options.metricsAddr;
+      // A bad address is a usage error now, not a node that starts and then fails.
+      if (metricsAddr !== undefined) splitHostPort(metricsAddr);
+      const node = await startNode({ ...options, ...gc, ...(metricsAddr ? { metricsAddr } : {}), logger });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -94,6 +103,7 @@ function fromConfig(o: NodeCliOptions) {
     failureTimeoutMs: config.cluster.failureTimeoutMs,
     gcGraceMs: config.cluster.gcGraceMs,
     gcIntervalMs: config.cluster.gcIntervalMs,
+    metricsAddr: server.metricsAddr,
   };
 }
 
@@ -119,6 +129,7 @@ function fromFlags(o: NodeCliOptions) {
     writeQuorum: positiveInt(o.writeQuorum, "--write-quorum"),
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
+    metricsAddr: undefined,
   };
 }
 

@@ -35,6 +35,8 @@ export interface ServerConfig {
   nodes: string[];
   /** Absolute path of this server's node bundle; default `<cluster.dir>/nodes/node-<index>`. */
   bundle: string | undefined;
+  /** "host:port" its node serves Prometheus metrics on; none when absent. */
+  metricsAddr: string | undefined;
 }
 
 export interface Config {
@@ -175,10 +177,12 @@ const serverSchema = (base: string) =>
         .min(1)
         .transform((bundle) => resolve(base, bundle))
         .optional(),
+      metricsAddr: listenAddrSchema.optional(),
     })
     .transform(
-      ({ listenAddr, root, nodes, bundle }): ServerConfig => ({
+      ({ listenAddr, root, nodes, bundle, metricsAddr }): ServerConfig => ({
         bundle,
+        metricsAddr: metricsAddr && formatAddress(metricsAddr),
         listenAddr: formatAddress(listenAddr),
         host: listenAddr.host,
         port: listenAddr.port,

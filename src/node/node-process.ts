@@ -30,6 +30,8 @@ import { DEFAULT_GC_GRACE_MS, GarbageCollector } from "./garbage-collector.ts";
 import { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
+import { NodeMetrics } from "./metrics.ts";
+import { type MetricsServer, serveMetrics } from "./metrics-server.ts";
 import { RejectionLog } from "./rejection-log.ts";
 import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
@@ -56,6 +58,8 @@ export interface NodeOptions {
   gcIntervalMs?: number;
   /** Crypto worker threads; defaults to the available cores. */
   threads?: number;
+  /** "host:port" to serve Prometheus metrics on (GET /metrics); none when absent. */
+  metricsAddr?: string;
 }
 
 /**
@@ -202,6 +206,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isCondemned(id));
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
+  const metrics = opts.metricsAddr === undefined ? undefined : new NodeMetrics(() => status.snapshot());
+  const handleRequest = createRequestHandler({
+    store,
+    catalog,
+    catalogWrites,
+    pool,
+    status,
+    gateway,
+    gc,
+    clock,
+    peerClocks,
+    activity,
+    revocations,
+    log,
+  });
 
   const machine = nodeMachine.provide({
     actors: {
@@ -219,22 +238,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         log: warnBinding,
         bindings,
       }),
-      inbound: createInboundServer(
-        createRequestHandler({
-          store,
-          catalog,
-          catalogWrites,
-          pool,
-          status,
-          gateway,
-          gc,
-          clock,
-          peerClocks,
-          activity,
-          revocations,
-          log,
-        }),
-      ),
+      inbound: createInboundServer(metrics ? metrics.countRequests(handleRequest) : handleRequest),
       peerLink: peerLinkMachine.provide({
         actors: {
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
@@ -287,8 +291,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   actor.start();
 
+  let metricsServer: MetricsServer | undefined;
   try {
     await ready;
+    if (metrics && opts.metricsAddr) metricsServer = await serveMetrics(opts.metricsAddr, metrics, log);
   } catch (err) {
     actor.stop();
     rejections.stop();
@@ -301,12 +307,21 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   repair.start();
   scrub.start();
   gc.start(opts.gcIntervalMs);
-  log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");
+  log.info(
+    {
+      listenAddr,
+      root: opts.root,
+      peers: known.length,
+      ...(metricsServer ? { metrics: metricsServer.addr } : {}),
+    },
+    "node listening",
+  );
 
   return {
     nodeId,
     listenAddr,
     async stop() {
+      await metricsServer?.close();
       status.stop();
       antiEntropy.stop();
       repair.stop();

@@ -47,6 +47,20 @@ servers:
     expect(nodeBundleDir(config, 1)).toBe(join(workDir, "etc", "node-b"));
   });
 
+  it("reads a server's metricsAddr, and refuses one that is not host:port", () => {
+    const config = loadConfig(
+      writeConfig(`servers:
+  - { listenAddr: "127.0.0.1:8000", root: ./a, metricsAddr: "127.0.0.1:9100" }
+  - { listenAddr: "127.0.0.1:8001", root: ./b }
+`),
+    );
+    expect(config.servers.map((s) => s.metricsAddr)).toEqual(["127.0.0.1:9100", undefined]);
+    const message = configError(`servers:
+  - { listenAddr: "127.0.0.1:8000", root: ./a, metricsAddr: "9100" }
+`);
+    expect(message).toContain("servers[0].metricsAddr");
+  });
+
   it("loads the demo config: three servers, bootstrap peers on the same host, cluster defaults", () => {
     const file = resolve(import.meta.dirname, "../../demo/config.yaml");
     const demoDir = resolve(import.meta.dirname, "../../demo");
