@@ -393,6 +393,16 @@ export function seededStream(seed: string, size: number, pieceBytes = 1024 * 102
   });
 }
 
+/** Bytes `start` to `end` of `seededStream(seed, ...)`, made directly: the keystream from that block on. */
+export function seededSlice(seed: string, start: number, end: number): Buffer {
+  const key = createHash("sha256").update(seed).digest();
+  const counter = Buffer.alloc(16);
+  counter.writeBigUInt64BE(BigInt(Math.floor(start / 16)), 8);
+  const cipher = createCipheriv("aes-256-ctr", key, counter);
+  const skip = start % 16;
+  return cipher.update(Buffer.alloc(skip + Math.max(0, end - start))).subarray(skip);
+}
+
 export async function seededBytes(seed: string, size: number): Promise<Buffer> {
   const pieces: Buffer[] = [];
   for await (const piece of seededStream(seed, size)) pieces.push(piece as Buffer);
