@@ -21,7 +21,10 @@ interface Stat {
 }
 
 /** What make-fixture.sh uploaded as three.bin: `seq 1 100000` cut to 150,000 bytes. */
-const THREE = Buffer.from(`${Array.from({ length: 100_000 }, (_, i) => i + 1).join("\n")}\n`).subarray(0, 150_000);
+const THREE = Buffer.from(`${Array.from({ length: 100_000 }, (_, i) => i + 1).join("\n")}\n`).subarray(
+  0,
+  150_000,
+);
 const SMALL = "one chunk, manifest version 1\n";
 
 let cluster: TestCluster;
