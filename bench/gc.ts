@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { encodeManifest } from "../src/client/manifest.ts";
+import { encodeIndexObject } from "../src/client/manifest.ts";
 import { CHUNK_OVERHEAD_BYTES } from "../src/crypto/chunk-format.ts";
 import { GarbageCollector } from "../src/node/garbage-collector.ts";
 import { createLogger } from "../src/node/logger.ts";
@@ -55,11 +55,10 @@ async function runCount(chunks: number, report: (record: BenchRecord) => void): 
         await utimes(path, old, old);
         ids.push(id);
       }
-      const manifest = encodeManifest({
-        v: 1,
-        chunkSize: 100,
-        size: 100 * CHUNKS_PER_FILE,
-        chunks: ids.map((id) => [id, CHUNK_OVERHEAD_BYTES + 100]),
+      const manifest = encodeIndexObject({
+        level: 0,
+        entries: ids.map((id) => [id, CHUNK_OVERHEAD_BYTES + 100, 100] as const),
+        file: { chunkSize: 100, size: 100 * CHUNKS_PER_FILE },
       });
       const manifestId = hex(manifest);
       const path = join(root, "chunks", manifestId.slice(0, 2), manifestId);
@@ -81,7 +80,7 @@ async function runCount(chunks: number, report: (record: BenchRecord) => void): 
     const gc = new GarbageCollector({
       catalog,
       store,
-      fetchManifest: (id) => store.get(id),
+      fetchIndexObject: (id) => store.get(id),
       graceMs: GRACE_MS,
       log: createLogger("silent"),
     });

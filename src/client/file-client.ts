@@ -16,10 +16,14 @@ import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
 import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
+import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, sliceOf } from "./byte-range.ts";
 import { checkEntry } from "./checked-entry.ts";
 import { chunkStream } from "./chunker.ts";
+import { InOrder } from "./in-order.ts";
 import { Lookahead } from "./lookahead.ts";
-import { decodeManifest, encodeManifest, type Manifest } from "./manifest.ts";
+import { decodeIndexObject, type IndexNode } from "./manifest.ts";
+import { DEFAULT_INDEX_FAN_OUT, ManifestBuilder } from "./manifest-builder.ts";
+import { type ChunkRef, checkChild, chunksCovering, type FetchChild } from "./manifest-tree.ts";
 import type { NodeClient } from "./node-client.ts";
 import { UploadRenewal } from "./upload-renewal.ts";
 
@@ -68,24 +72,57 @@ export interface StatResult {
   key: string;
   path: string;
   size: number;
+  /** The root of the manifest tree (its id is the entry's manifest id). */
   manifest: { id: string; nodes: string[] };
+  /** The tree's other index objects, depth first; empty for a file of up to a fan-out of chunks. */
+  index: { id: string; nodes: string[] }[];
   chunks: { id: string; nodes: string[] }[];
+}
+
+/** A manifest tree's root: an index object with its file's chunk size and size. */
+type Root = IndexNode & { file: NonNullable<IndexNode["file"]> };
+
+/** A range of a file being read: its checked entry, the file's size, the range clamped to it, its bytes. */
+export interface RangeRead extends ByteRange {
+  checked: CheckedEntry;
+  size: number;
+  /**
+   * The range's plaintext in order, each chunk verified. For the whole file the file key is recomputed
+   * from the chunks and checked at the end (E_CORRUPT after the last bytes when it differs); a part of a
+   * file is bound to the entry by the hashes from the sealed manifest id down to each chunk.
+   */
+  bytes: AsyncIterable<Uint8Array>;
+}
+
+/** Options of a FileClient beyond its connection and keys. */
+export interface FileClientOptions {
+  /** Chunks in flight at once, each way (default DEFAULT_WINDOW). */
+  window?: number;
+  /**
+   * Entries per index object of the manifest trees this client writes (default 1,000). A seam for tests
+   * and benches, which use a small one to build deep trees from small files; readers accept any.
+   */
+  indexFanOut?: number;
 }
 
 export class FileClient {
   /** Plaintext chunk buffers, back from the pool after sealing, and stored ones, back after the gateway took them. */
   readonly #plaintexts: BufferRecycler;
   readonly #storeds: BufferRecycler;
+  private readonly window: number;
+  private readonly indexFanOut: number;
 
   constructor(
     private readonly gateway: NodeClient,
     private readonly pool: CryptoPool,
     private readonly keys: DataKeys,
     private readonly chunkSize: number,
-    private readonly window = DEFAULT_WINDOW,
+    options: FileClientOptions = {},
   ) {
-    this.#plaintexts = new BufferRecycler(chunkSize, window);
-    this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, window);
+    this.window = options.window ?? DEFAULT_WINDOW;
+    this.indexFanOut = options.indexFanOut ?? DEFAULT_INDEX_FAN_OUT;
+    this.#plaintexts = new BufferRecycler(chunkSize, this.window);
+    this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, this.window);
   }
 
   async upload(
@@ -95,8 +132,8 @@ export class FileClient {
     progress?: Progress,
   ) {
     interface UploadWork {
-      manifest?: Manifest;
       manifestId?: string;
+      size?: number;
       key?: string;
     }
     // Before any data moves: a path the metadata cannot hold would fail only at commit.
@@ -105,6 +142,14 @@ export class FileClient {
       throw new DmfsError("E_USAGE", `cannot upload as ${JSON.stringify(path.slice(0, 80))}: ${problem}`);
     const plaintexts = new Lookahead(chunkStream(source, this.chunkSize, this.#plaintexts));
     let renewal: UploadRenewal | undefined;
+    // Index objects are written like chunks as they fill, and held against GC like them until the commit.
+    const tree = new ManifestBuilder(this.chunkSize, this.indexFanOut, async (bytes) => {
+      // The pool takes the buffer it hashes and hands it back: send what came back.
+      const { id, bytes: data } = await this.pool.hash(bytes);
+      await this.gateway.request({ t: "file.chunk.write", chunkId: id, data }, "ok");
+      renewal?.add(id);
+      return id;
+    });
     const steps = {
       // A file of more than one chunk is refused before any data moves when the quorum cannot be met. A
       // file of one chunk skips that round trip: the write of its chunk makes the same check first.
@@ -116,18 +161,10 @@ export class FileClient {
         }
         return {};
       },
-      send: async () => {
-        const { manifest, key } = await this.sendChunks(plaintexts, progress, renewal);
-        return { manifest, key };
-      },
-      manifest: async (w: UploadWork) => {
-        // The pool takes the buffer it hashes and hands it back: send what came back.
-        const { id, bytes } = await this.pool.hash(encodeManifest(w.manifest as Manifest));
-        await this.gateway.request({ t: "file.chunk.write", chunkId: id, data: bytes }, "ok");
-        return { manifestId: id };
-      },
+      send: async () => ({ key: await this.sendChunks(plaintexts, tree, progress, renewal) }),
+      manifest: async () => await tree.finish(),
       commit: async (w: UploadWork) => {
-        const size = (w.manifest as Manifest).size;
+        const size = w.size as number;
         const fileKey = w.key as string;
         const manifestId = w.manifestId as string;
         await this.gateway.request(
@@ -151,45 +188,67 @@ export class FileClient {
         throw err;
       })
       .finally(() => renewal?.stop());
-    const manifest = work.manifest as Manifest;
     return {
       key: work.key as string,
       path,
-      size: manifest.size,
-      chunks: manifest.chunks.length,
+      size: work.size as number,
+      chunks: tree.chunks,
     } satisfies UploadResult;
   }
 
   /**
-   * Writes the file named by `keyOrPath` to `out` in order and resolves to its checked entry once the
-   * file key recomputed from the chunks matches the entry's; until then `out` may hold bytes of a file
-   * that fails (E_CORRUPT), so a caller writing to a file keeps it aside until this resolves.
+   * Writes the file named by `keyOrPath` - or the part `range` asks for, clamped to the file - to `out`
+   * in order, and resolves to its checked entry once every byte is out and verified. For the whole file
+   * that includes the file key recomputed from the chunks: until the read resolves, `out` may hold bytes
+   * of a file that fails (E_CORRUPT), so a caller writing to a file keeps it aside until then.
    */
-  async read(keyOrPath: string, out: Writable, progress?: Progress): Promise<CheckedEntry> {
+  async read(
+    keyOrPath: string,
+    out: Writable,
+    progress?: Progress,
+    range: RangeRequest = {},
+  ): Promise<CheckedEntry> {
     interface ReadWork {
       checked?: CheckedEntry;
-      manifest?: { manifest: Manifest; from: string };
+      root?: { root: Root; from: string };
     }
+    checkRangeRequest(range);
     const steps = {
       resolve: async () => ({ checked: await this.resolve(keyOrPath) }),
-      manifest: async (w: ReadWork) => ({ manifest: await this.fetchManifest(w.checked as CheckedEntry) }),
+      manifest: async (w: ReadWork) => ({ root: await this.fetchRoot(w.checked as CheckedEntry) }),
       stream: async (w: ReadWork) => {
-        const { manifest, from } = w.manifest as { manifest: Manifest; from: string };
-        const size = manifest.size;
-        const key = await this.receiveChunks(manifest, out, progress && ((n) => progress(n, size)));
-        const { entry } = w.checked as CheckedEntry;
-        if (key !== entry.fileKey) {
-          throw new DmfsError(
-            "E_CORRUPT",
-            `the chunks of manifest ${(entry.manifestId as string).slice(0, 12)} (served by node ${from.slice(0, 8)}) make file key ${key.slice(0, 16)}, not the entry's ${(entry.fileKey as string).slice(0, 16)}: the catalog entry pairs this path with another file`,
-            { subject: from },
-          );
+        const { root, from } = w.root as { root: Root; from: string };
+        const clamped = clampRange(root.file.size, range);
+        const total = clamped.end - clamped.start;
+        let written = 0;
+        for await (const bytes of this.rangeBytes(w.checked as CheckedEntry, root, from, clamped)) {
+          if (!out.write(bytes)) await once(out, "drain");
+          written += bytes.length;
+          progress?.(written, total);
         }
         return {};
       },
     };
     const work = await runOperation<ReadWork>(readMachine, steps, {});
     return work.checked as CheckedEntry;
+  }
+
+  /**
+   * Opens a range of the file named by `keyOrPath` (the S3 gateway's ranged GET): resolves once the entry
+   * and its manifest root are checked, with the range clamped to the file; its bytes are fetched as they
+   * are iterated, only the chunks covering the range, found by walking the manifest tree.
+   */
+  async readRange(keyOrPath: string, range: RangeRequest = {}): Promise<RangeRead> {
+    checkRangeRequest(range);
+    const checked = await this.resolve(keyOrPath);
+    const { root, from } = await this.fetchRoot(checked);
+    const clamped = clampRange(root.file.size, range);
+    return {
+      checked,
+      size: root.file.size,
+      ...clamped,
+      bytes: this.rangeBytes(checked, root, from, clamped),
+    };
   }
 
   /** Deletes the file named by `keyOrPath`: a tombstone for its path. */
@@ -249,8 +308,16 @@ export class FileClient {
   async stat(keyOrPath: string): Promise<StatResult> {
     const checked = await this.resolve(keyOrPath);
     const { entry, meta } = checked;
-    const { manifest } = await this.fetchManifest(checked);
-    const ids = [entry.manifestId as string, ...manifest.chunks.map(([id]) => id)];
+    const { root } = await this.fetchRoot(checked);
+    const index: string[] = [];
+    const chunks: string[] = [];
+    const recordIndex: FetchChild = (e, level) => {
+      index.push(e[0]);
+      return this.fetchChild(e, level);
+    };
+    for await (const c of chunksCovering(root, { start: 0, end: root.file.size }, recordIndex))
+      chunks.push(c.id);
+    const ids = [entry.manifestId as string, ...index, ...chunks];
     const nodes: string[][] = [];
     for (let i = 0; i < ids.length; i += MAX_CHUNK_IDS_PER_REQUEST) {
       const batch = ids.slice(i, i + MAX_CHUNK_IDS_PER_REQUEST);
@@ -258,12 +325,14 @@ export class FileClient {
         ...(await this.gateway.request({ t: "chunk.locate", chunkIds: batch }, "chunk.locations")).nodes,
       );
     }
+    const located = (id: string, i: number) => ({ id, nodes: nodes[i] ?? [] });
     return {
       key: entry.fileKey as string,
       path: meta.path,
       size: entry.size,
-      manifest: { id: ids[0] as string, nodes: nodes[0] ?? [] },
-      chunks: manifest.chunks.map(([id], i) => ({ id, nodes: nodes[i + 1] ?? [] })),
+      manifest: located(ids[0] as string, 0),
+      index: index.map((id, i) => located(id, 1 + i)),
+      chunks: chunks.map((id, i) => located(id, 1 + index.length + i)),
     };
   }
 
@@ -303,25 +372,43 @@ export class FileClient {
     });
   }
 
-  /** The entry's manifest, hash-checked and of the size the metadata gives, and the node it came from. */
-  private async fetchManifest({ entry, meta }: CheckedEntry): Promise<{ manifest: Manifest; from: string }> {
+  /**
+   * The entry's manifest root, hash-checked, a root, of the size the metadata gives, and the node it
+   * came from. A first-format manifest is read as a root leaf.
+   */
+  private async fetchRoot({ entry, meta }: CheckedEntry): Promise<{ root: Root; from: string }> {
     const manifestId = entry.manifestId as string;
-    const { value: manifest, from } = await this.fetchChecked(manifestId, "manifest", async (data) => {
+    const { value: root, from } = await this.fetchChecked(manifestId, "manifest", async (data) => {
       const { id, bytes } = await this.pool.hash(data, { ownsBuffer: true });
       if (id !== manifestId) {
         throw new DmfsError("E_CHUNK_CORRUPT", `its bytes hash to ${id.slice(0, 16)}`);
       }
-      const decoded = decodeManifest(bytes, manifestId);
-      if (decoded.size !== meta.size) {
+      const decoded = decodeIndexObject(bytes, manifestId);
+      if (decoded.file === undefined)
+        throw new DmfsError("E_CHUNK_CORRUPT", "it is not the root of a manifest");
+      if (decoded.file.size !== meta.size) {
         throw new DmfsError(
           "E_CHUNK_CORRUPT",
-          `it describes ${decoded.size} bytes, the metadata ${meta.size}`,
+          `it describes ${decoded.file.size} bytes, the metadata ${meta.size}`,
         );
       }
-      return decoded;
+      return decoded as Root;
     });
-    return { manifest, from };
+    return { root, from };
   }
+
+  /** An index object below the root, hash-checked and checked against the entry that names it. */
+  private readonly fetchChild: FetchChild = async (entry, level) => {
+    const objectId = entry[0];
+    const { value } = await this.fetchChecked(objectId, "index object", async (data) => {
+      const { id, bytes } = await this.pool.hash(data, { ownsBuffer: true });
+      if (id !== objectId) throw new DmfsError("E_CHUNK_CORRUPT", `its bytes hash to ${id.slice(0, 16)}`);
+      const node = decodeIndexObject(bytes, objectId);
+      checkChild(node, entry, level, bytes.length);
+      return node;
+    });
+    return value;
+  };
 
   /**
    * Fetches a chunk or manifest through the gateway and checks it with `check`. A copy that fails is
@@ -366,78 +453,111 @@ export class FileClient {
     );
   }
 
-  /** Seals chunks in the pool and writes them through the gateway, at most `window` in flight. */
+  /**
+   * Seals chunks in the pool and writes them through the gateway, at most `window` in flight; each
+   * written chunk goes, in file order, into the manifest tree and the file key, which it resolves to.
+   */
   private async sendChunks(
     plaintexts: AsyncIterable<Uint8Array<ArrayBuffer>>,
+    tree: ManifestBuilder,
     progress?: Progress,
     renewal?: UploadRenewal,
-  ) {
+  ): Promise<string> {
     const keyBuilder = new FileKeyBuilder(this.keys.file, this.chunkSize);
-    const chunks: [string, number][] = [];
-    const hs: Uint8Array[] = [];
-    let size = 0;
+    const written = new InOrder<{ chunkId: string; stored: number; plain: number; h: Uint8Array }>(
+      async ({ chunkId, stored, plain, h }) => {
+        keyBuilder.add(h);
+        await tree.add(chunkId, stored, plain);
+      },
+    );
     let sent = 0;
     await boundedParallel(plaintexts, this.window, async (plaintext, i) => {
-      const length = plaintext.length;
-      size += length;
+      const plain = plaintext.length;
       const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
       this.#plaintexts.give(sealed.plaintext);
-      hs[i] = sealed.h;
-      chunks[i] = [sealed.chunkId, sealed.stored.length];
-      await this.gateway.request(
-        { t: "file.chunk.write", chunkId: sealed.chunkId, data: sealed.stored },
-        "ok",
-      );
-      renewal?.add(sealed.chunkId);
+      const { chunkId, stored, h } = sealed;
+      await this.gateway.request({ t: "file.chunk.write", chunkId, data: stored }, "ok");
+      renewal?.add(chunkId);
       // The gateway has the whole frame once it answers, so the socket is done with these bytes.
-      this.#storeds.give(sealed.stored);
-      sent += length;
+      this.#storeds.give(stored);
+      sent += plain;
       progress?.(sent);
+      await written.put(i, { chunkId, stored: stored.length, plain, h });
     });
-    for (const h of hs) keyBuilder.add(h);
-    const manifest: Manifest = { v: 1, chunkSize: this.chunkSize, size, chunks };
-    return { manifest, key: keyBuilder.finish() };
+    return keyBuilder.finish();
   }
 
   /**
-   * Fetches chunks in parallel, opens them in the pool and writes them to `out` strictly in order;
-   * resolves to the file key recomputed from the chunks' plaintext hashes.
+   * The plaintext of `range` in order: the chunks covering it, fetched and opened in the pool at most
+   * READ_WINDOW at once, each cut to the range. For the whole file the recomputed file key must be the
+   * entry's (E_CORRUPT naming the node that served the manifest, after the last bytes).
    */
-  private async receiveChunks(manifest: Manifest, out: Writable, progress?: Progress): Promise<string> {
-    const fetchOpen = async (chunkId: string) => {
-      const { value } = await this.fetchChecked(chunkId, "chunk", (data) =>
-        this.pool.open(this.keys, data, chunkId, { ownsBuffer: true }),
+  private async *rangeBytes(
+    { entry }: CheckedEntry,
+    root: Root,
+    from: string,
+    range: ByteRange,
+  ): AsyncGenerator<Uint8Array> {
+    const whole = range.start === 0 && range.end === root.file.size;
+    const key = whole ? new FileKeyBuilder(this.keys.file, root.file.chunkSize) : undefined;
+    for await (const { ref, plaintext, h } of this.openInOrder(
+      chunksCovering(root, range, this.fetchChild),
+    )) {
+      key?.add(h);
+      const slice = sliceOf(ref.offset, plaintext.length, range);
+      yield slice.from === 0 && slice.to === plaintext.length
+        ? plaintext
+        : plaintext.subarray(slice.from, slice.to);
+    }
+    const recomputed = key?.finish();
+    if (recomputed !== undefined && recomputed !== entry.fileKey) {
+      throw new DmfsError(
+        "E_CORRUPT",
+        `the chunks of manifest ${(entry.manifestId as string).slice(0, 12)} (served by node ${from.slice(0, 8)}) make file key ${recomputed.slice(0, 16)}, not the entry's ${(entry.fileKey as string).slice(0, 16)}: the catalog entry pairs this path with another file`,
+        { subject: from },
       );
-      return value;
+    }
+  }
+
+  /** Fetches and opens the chunks `refs` names, in parallel, yielding them strictly in order. */
+  private async *openInOrder(
+    refs: AsyncIterable<ChunkRef>,
+  ): AsyncGenerator<{ ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array }> {
+    type Opened = { ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array };
+    const fetchOpen = async (ref: ChunkRef): Promise<Opened> => {
+      const { value } = await this.fetchChecked(ref.id, "chunk", (data) =>
+        this.pool.open(this.keys, data, ref.id, { ownsBuffer: true }),
+      );
+      return { ref, ...value };
     };
-    const key = new FileKeyBuilder(this.keys.file, manifest.chunkSize);
-    const queue: Promise<{ plaintext: Uint8Array; h: Uint8Array }>[] = [];
-    let next = 0;
-    let written = 0;
-    const fill = () => {
-      while (queue.length < Math.min(this.window, READ_WINDOW) && next < manifest.chunks.length) {
-        const p = fetchOpen((manifest.chunks[next] as [string, number])[0]);
+    const pending = refs[Symbol.asyncIterator]();
+    const queue: Promise<Opened>[] = [];
+    let exhausted = false;
+    const fill = async () => {
+      while (!exhausted && queue.length < Math.min(this.window, READ_WINDOW)) {
+        const next = await pending.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        const p = fetchOpen(next.value);
         p.catch(() => undefined); // awaited in order below; this only silences the early rejection
         queue.push(p);
-        next++;
       }
     };
-    fill();
     try {
+      await fill();
       while (queue.length > 0) {
-        const { plaintext, h } = await (queue.shift() as Promise<{ plaintext: Uint8Array; h: Uint8Array }>);
-        key.add(h);
-        fill();
-        if (!out.write(plaintext)) await once(out, "drain");
-        written += plaintext.length;
-        progress?.(written);
+        const opened = await (queue.shift() as Promise<Opened>);
+        await fill();
+        yield opened;
       }
-    } catch (err) {
-      // Let the fetches and pool tasks still under way finish before the caller tears the pool down.
+    } finally {
+      // On failure or an early stop: let the fetches and pool tasks under way finish before the caller
+      // tears the pool down, and stop the walk of the tree.
       await Promise.allSettled(queue);
-      throw err;
+      if (!exhausted) await pending.return?.();
     }
-    return key.finish();
   }
 }
 

@@ -1,9 +1,10 @@
 // Garbage collection: deletes this node's copies of chunks no live manifest references, once they are
-// older than the grace. Each pass marks in full - every live catalog entry's manifest, read here or
-// fetched from the alive members, and the chunk ids it lists - then sweeps the store. A manifest that
-// cannot be fetched might reference anything, so such a pass deletes nothing. Uploads in progress are
+// older than the grace. Each pass marks in full - every live catalog entry's manifest tree, its index
+// objects read here or fetched from the alive members, and the chunk ids they list - then sweeps the
+// store. An index object that cannot be fetched might reference anything, so such a pass deletes nothing. Uploads in progress are
 // safe by age: their chunks are younger than the grace, and an upload renews them as it goes.
-import { decodeManifest } from "../client/manifest.ts";
+import { decodeIndexObject } from "../client/manifest.ts";
+import { childReader, idsUnder } from "../client/manifest-tree.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { Logger } from "./logger.ts";
@@ -24,8 +25,8 @@ export interface GcPassResult {
 export interface GarbageCollectorOptions {
   catalog: Catalog;
   store: ChunkStore;
-  /** The verified bytes of a manifest, from this node or an alive member (the read path). */
-  fetchManifest: (manifestId: string) => Promise<Uint8Array>;
+  /** The verified bytes of an index object (a manifest root or below), from this node or an alive member. */
+  fetchIndexObject: (objectId: string) => Promise<Uint8Array>;
   graceMs: number;
   log: Logger;
   now?: () => number;
@@ -42,7 +43,11 @@ export class GarbageCollector {
   reclaimableBytes: number | null = null;
   reclaimedBytes = 0;
 
-  constructor(private readonly o: GarbageCollectorOptions) {}
+  private readonly readChild;
+
+  constructor(private readonly o: GarbageCollectorOptions) {
+    this.readChild = childReader(o.fetchIndexObject);
+  }
 
   start(intervalMs = DEFAULT_GC_INTERVAL_MS): void {
     this.timer = setInterval(() => {
@@ -115,8 +120,9 @@ export class GarbageCollector {
   }
 
   /**
-   * Adds every live manifest not in `marked`, and the chunks it lists, to `referenced`. Returns why it
-   * could not read one (then nothing may be deleted), or undefined when every manifest was read.
+   * Adds every live manifest not in `marked`, the index objects of its tree and the chunks they list, to
+   * `referenced`. Returns why it could not read one (then nothing may be deleted), or undefined when every
+   * manifest was read whole.
    */
   private async mark(referenced: Set<string>, marked: Set<string>): Promise<string | undefined> {
     let problem: string | undefined;
@@ -124,8 +130,8 @@ export class GarbageCollector {
       if (marked.has(manifestId)) continue;
       referenced.add(manifestId);
       try {
-        const manifest = decodeManifest(await this.o.fetchManifest(manifestId), manifestId);
-        for (const [chunkId] of manifest.chunks) referenced.add(chunkId);
+        const root = decodeIndexObject(await this.o.fetchIndexObject(manifestId), manifestId);
+        for await (const id of idsUnder(root, this.readChild)) referenced.add(id);
         marked.add(manifestId);
       } catch (err) {
         // Keep marking: reclaimableBytes still counts only what no readable manifest lists.

@@ -143,7 +143,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const bindings = new CertificateBindings({ certName: certificateName(identity.cert), nodeId });
   const warnBinding = (msg: string, fields: Record<string, unknown>) => log.warn(fields, msg);
   const startedAt = Date.now();
-  const activity: Activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
+  const activity: Activity = {
+    uploads: 0,
+    reads: 0,
+    deletes: 0,
+    chunksStored: 0,
+    chunksServed: 0,
+    chunkReads: 0,
+  };
 
   let listening!: () => void;
   let listenFailed!: (err: Error) => void;
@@ -199,7 +206,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const gc = new GarbageCollector({
     catalog,
     store,
-    fetchManifest: async (id) => (await gateway.readChunk(id)).bytes,
+    fetchIndexObject: async (id) => (await gateway.readChunk(id)).bytes,
     graceMs: gcGraceMs,
     log,
   });

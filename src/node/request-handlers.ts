@@ -133,6 +133,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         // A read of a file starts with its manifest: that is what counts as one read (not its retries).
         if (catalog.isManifestLive(m.chunkId) && !m.exclude) activity.reads++;
         const { bytes, from } = await gateway.readChunk(m.chunkId, m.exclude);
+        activity.chunkReads++;
         return { t: "chunk.data", re: m.id, data: bytes, from };
       }
       case "file.chunk.touch":

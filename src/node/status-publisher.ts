@@ -15,6 +15,7 @@ export interface Activity {
   deletes: number;
   chunksStored: number;
   chunksServed: number;
+  chunkReads: number;
 }
 
 export interface StatusSources {

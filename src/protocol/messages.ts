@@ -127,6 +127,8 @@ export const NodeStatus = z.strictObject({
     deletes: uint(),
     chunksStored: uint(),
     chunksServed: uint(),
+    /** Chunks and index objects clients fetched through this node (file.chunk.read answered). */
+    chunkReads: uint(),
   }),
   /** Chunks held here with fewer than R copies on their homes at the last repair scan; null before one. */
   underReplicated: uint().nullable(),

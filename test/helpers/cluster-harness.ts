@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { expect } from "vitest";
-import { FileClient } from "../../src/client/file-client.ts";
+import { FileClient, type FileClientOptions } from "../../src/client/file-client.ts";
 import { NodeClient } from "../../src/client/node-client.ts";
 import { initCluster, loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../../src/crypto/keys.ts";
@@ -43,6 +43,8 @@ export interface ClusterOptions {
 export interface CliResult {
   code: number | null;
   stdout: string;
+  /** Standard output as bytes, for binary output that `stdout` (UTF-8) would mangle. */
+  stdoutBytes: Buffer;
   stderr: string;
 }
 
@@ -255,13 +257,14 @@ export class TestCluster {
 
   /**
    * A FileClient with node i as its gateway and the cluster's data key, built the way the CLI builds one
-   * (src/cli/file-session.ts). All share one crypto pool, closed by `stop`.
+   * (src/cli/file-session.ts), with another chunk size or index fan-out when given. All share one crypto
+   * pool, closed by `stop`.
    */
-  async files(i: number): Promise<FileClient> {
+  async files(i: number, options: FileClientOptions & { chunkSize?: number } = {}): Promise<FileClient> {
     const keys = deriveKeys(await loadDataKey(loadDataKeyPath(this.clusterDir)));
     const gateway = await this.client(i);
     this.pool ??= new CryptoPool({ threads: 2 });
-    return new FileClient(gateway, this.pool, keys, CHUNK_SIZE);
+    return new FileClient(gateway, this.pool, keys, options.chunkSize ?? CHUNK_SIZE, options);
   }
 
   /** Every running node's id, by index (undefined for a node not running). */
@@ -362,9 +365,11 @@ export function runCli(args: string[], timeoutMs = 60_000, stdin?: Readable): Pr
     proc.once("error", reject);
     proc.once("close", (code) => {
       clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(stdout);
       resolveRun({
         code,
-        stdout: Buffer.concat(stdout).toString(),
+        stdout: stdoutBytes.toString(),
+        stdoutBytes,
         stderr: Buffer.concat(stderr).toString(),
       });
     });
@@ -391,6 +396,16 @@ export function seededStream(seed: string, size: number, pieceBytes = 1024 * 102
       this.push(cipher.update(zeros.subarray(0, n)));
     },
   });
+}
+
+/** Bytes `start` to `end` of `seededStream(seed, ...)`, made directly: the keystream from that block on. */
+export function seededSlice(seed: string, start: number, end: number): Buffer {
+  const key = createHash("sha256").update(seed).digest();
+  const counter = Buffer.alloc(16);
+  counter.writeBigUInt64BE(BigInt(Math.floor(start / 16)), 8);
+  const cipher = createCipheriv("aes-256-ctr", key, counter);
+  const skip = start % 16;
+  return cipher.update(Buffer.alloc(skip + Math.max(0, end - start))).subarray(skip);
 }
 
 export async function seededBytes(seed: string, size: number): Promise<Buffer> {

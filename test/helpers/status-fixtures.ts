@@ -55,6 +55,7 @@ export function nodeStatus(o: StatusOptions): NodeStatus {
       deletes: o.deletes ?? 0,
       chunksStored: 0,
       chunksServed: 0,
+      chunkReads: 0,
     },
     underReplicated: o.underReplicated ?? null,
     gc: { reclaimableBytes: null, reclaimedBytes: 0 },

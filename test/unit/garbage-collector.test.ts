@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { encodeManifest } from "../../src/client/manifest.ts";
+import { decodeIndexObject, encodeManifestV1 } from "../../src/client/manifest.ts";
+import { ManifestBuilder } from "../../src/client/manifest-builder.ts";
 import type { CatalogEntry } from "../../src/cluster/types.ts";
 import { CHUNK_OVERHEAD_BYTES } from "../../src/crypto/chunk-format.ts";
 import { DmfsError } from "../../src/errors.ts";
@@ -37,7 +38,7 @@ beforeEach(async () => {
   collector = new GarbageCollector({
     catalog,
     store,
-    fetchManifest: async (id) => {
+    fetchIndexObject: async (id) => {
       if (unreadable.has(id)) throw new DmfsError("E_NOT_FOUND", `no alive node holds ${id}`);
       return store.get(id);
     },
@@ -60,9 +61,9 @@ async function chunk(seed: number, ageMs = 2 * GRACE_MS): Promise<string> {
   return id;
 }
 
-/** Stores a manifest of `chunkIds` (old) and a live catalog entry for it at `path`. */
+/** Stores a first-format manifest of `chunkIds` (old) and a live catalog entry for it at `path`. */
 async function file(path: number, chunkIds: string[]): Promise<string> {
-  const bytes = encodeManifest({
+  const bytes = encodeManifestV1({
     v: 1,
     chunkSize: 100,
     size: 100 * chunkIds.length,
@@ -74,6 +75,26 @@ async function file(path: number, chunkIds: string[]): Promise<string> {
   await utimes(store.pathOf(id), then, then);
   catalog.apply(entry(path, id));
   return id;
+}
+
+/**
+ * Stores a manifest tree of `chunkIds` with fan-out 2 (old index objects) and a live catalog entry for it
+ * at `path`; returns the root's id and the other index objects' ids.
+ */
+async function treeFile(path: number, chunkIds: string[]): Promise<{ root: string; index: string[] }> {
+  const written: string[] = [];
+  const builder = new ManifestBuilder(100, 2, async (bytes) => {
+    const id = hex(bytes);
+    await store.put(id, bytes);
+    const then = new Date(Date.now() - 2 * GRACE_MS);
+    await utimes(store.pathOf(id), then, then);
+    written.push(id);
+    return id;
+  });
+  for (const id of chunkIds) await builder.add(id, CHUNK_OVERHEAD_BYTES + 100, 100);
+  const { manifestId } = await builder.finish();
+  catalog.apply(entry(path, manifestId));
+  return { root: manifestId, index: written.filter((id) => id !== manifestId) };
 }
 
 function entry(path: number, manifestId: string | null): CatalogEntry {
@@ -126,6 +147,31 @@ describe("garbage collector", () => {
     expect(result.skipped).toMatch(/could not be read/);
     expect(await store.has(orphan)).toBe(true);
     expect(await store.has(listed)).toBe(true);
+  });
+
+  it("walks manifest trees: keeps every index object and chunk of a live tree, collects a deleted tree whole", async () => {
+    const live = await Promise.all([10, 11, 12, 13, 14].map((seed) => chunk(seed)));
+    const gone = await Promise.all([20, 21, 22, 23, 24].map((seed) => chunk(seed)));
+    const liveTree = await treeFile(4, live);
+    const goneTree = await treeFile(5, gone);
+    expect(decodeIndexObject(await store.get(liveTree.root), liveTree.root).level).toBe(2); // 3 levels
+    expect(liveTree.index).toHaveLength(5); // three leaves, two level-1 objects
+    catalog.apply(entry(5, null));
+    const result = await collector.run();
+    expect(result.reclaimedChunks).toBe(gone.length + goneTree.index.length + 1);
+    for (const id of [...live, ...liveTree.index, liveTree.root]) expect(await store.has(id)).toBe(true);
+    for (const id of [...gone, ...goneTree.index, goneTree.root]) expect(await store.has(id)).toBe(false);
+  });
+
+  it("deletes nothing in a pass that cannot read an index object below a live root", async () => {
+    const orphan = await chunk(30);
+    const listed = await Promise.all([31, 32, 33].map((seed) => chunk(seed)));
+    const tree = await treeFile(6, listed);
+    unreadable.add(tree.index[0] as string);
+    const result = await collector.run();
+    expect(result.reclaimedChunks).toBe(0);
+    expect(result.skipped).toMatch(/could not be read/);
+    expect(await store.has(orphan)).toBe(true);
   });
 
   it("keeps a chunk renewed by a write after the mark", async () => {

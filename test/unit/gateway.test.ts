@@ -75,7 +75,7 @@ function gateway(peers: Record<string, FakePeer | undefined>, opts = { replicati
       ),
     connection: (nodeId) => peers[nodeId] as unknown as Connection | undefined,
   };
-  const activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0 };
+  const activity = { uploads: 0, reads: 0, deletes: 0, chunksStored: 0, chunksServed: 0, chunkReads: 0 };
   const log = createLogger("silent");
   return new Gateway({
     mesh,

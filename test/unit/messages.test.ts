@@ -94,6 +94,7 @@ const nodeStatus: fc.Arbitrary<NodeStatus> = fc.record({
     deletes: safeUint,
     chunksStored: safeUint,
     chunksServed: safeUint,
+    chunkReads: safeUint,
   }),
   underReplicated: fc.option(safeUint, { nil: null }),
 });
