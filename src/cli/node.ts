@@ -1,10 +1,11 @@
 // `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
 import { Command, Option } from "commander";
-import { loadConfig, nodeBundleDir } from "../config/config.ts";
+import { loadConfig, nodeBundleDir, parseCapacity } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
 import { startNode } from "../node/node-process.ts";
 import { DEFAULT_CONFIG } from "./cluster-access.ts";
+import { nodeDrainCommand, nodeRemoveCommand } from "./node-membership.ts";
 
 interface NodeCliOptions {
   config?: string;
@@ -19,11 +20,14 @@ interface NodeCliOptions {
   logLevel: LogLevel;
   gcGraceMs?: string;
   gcIntervalMs?: string;
+  capacity?: string;
 }
 
 export function nodeCommand(): Command {
   return new Command("node")
-    .description("run one storage node in the foreground")
+    .description("run one storage node in the foreground, or take one out of the layout (remove, drain)")
+    .addCommand(nodeRemoveCommand())
+    .addCommand(nodeDrainCommand())
     .option("-c, --config <file>", `cluster config (default: ${DEFAULT_CONFIG} when --listen is not given)`)
     .option("-s, --server <index>", "which server of the config to run (0-based)")
     .option("--listen <host:port>", "listen address (instead of --config/--server)")
@@ -44,6 +48,10 @@ export function nodeCommand(): Command {
       "--gc-interval-ms <ms>",
       "time between garbage collection passes (default: config, else 10 minutes)",
     )
+    .option(
+      "--capacity <bytes>",
+      "bytes this node offers, e.g. 500G: its weight when the admin signs the next layout (default: config, else the disk's free space)",
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -58,7 +66,16 @@ export function nodeCommand(): Command {
           ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
           : {}),
       };
-      const node = await startNode({ ...options, ...gc, logger });
+      const capacity = o.capacity === undefined ? options.capacity : parseCapacity(o.capacity);
+      if (capacity === undefined && o.capacity !== undefined) {
+        throw new DmfsError("E_USAGE", "--capacity must be a number of bytes, such as 500G or 1099511627776");
+      }
+      const node = await startNode({
+        ...options,
+        ...gc,
+        ...(capacity === undefined ? {} : { capacity }),
+        logger,
+      });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -94,6 +111,7 @@ function fromConfig(o: NodeCliOptions) {
     failureTimeoutMs: config.cluster.failureTimeoutMs,
     gcGraceMs: config.cluster.gcGraceMs,
     gcIntervalMs: config.cluster.gcIntervalMs,
+    capacity: server.capacity,
   };
 }
 
@@ -119,6 +137,7 @@ function fromFlags(o: NodeCliOptions) {
     writeQuorum: positiveInt(o.writeQuorum, "--write-quorum"),
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
+    capacity: undefined as number | undefined,
   };
 }
 
