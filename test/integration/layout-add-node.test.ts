@@ -71,7 +71,7 @@ describe("dmfs cluster add-node", () => {
     expect((await cluster.status(i)).nodeId).toBe(added.nodeId);
 
     const shown = await waitFor(
-      "every node to follow layout version 2",
+      "the cluster to follow layout version 2",
       async () => {
         const result = await cluster.runCli(["cluster", "layout", "--json"], { gateway: 2 });
         const layout = JSON.parse(result.stdout) as {
@@ -82,6 +82,7 @@ describe("dmfs cluster add-node", () => {
       },
       20_000,
     );
+    if (!shown) throw new Error("unreachable: waitFor returns a layout");
     expect(shown.nodes.map((n) => n.nodeId)).toContain(added.nodeId);
     const nodeIds = (await cluster.nodeIds()) as string[];
     const weighted = shown.nodes.map((n) => ({ nodeId: n.nodeId, weight: n.capacity }));
