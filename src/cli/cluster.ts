@@ -3,28 +3,33 @@
 import { Command } from "commander";
 import { NodeClient } from "../client/node-client.ts";
 import { addNode, loadClusterCa, loadIssuedCertificate, saveRevocation } from "../cluster/cluster-dir.ts";
-import { loadConfig } from "../config/config.ts";
+import { loadConfig, parseCapacity } from "../config/config.ts";
 import { serialOfCertificate } from "../crypto/certificates.ts";
 import { createRevocation } from "../crypto/revocation.ts";
 import { DmfsError } from "../errors.ts";
+import { admitToLayout } from "./admit-to-layout.ts";
 import {
   addClusterOptions,
   type ClusterAccessOptions,
   DEFAULT_CONFIG,
   resolveClusterAccess,
 } from "./cluster-access.ts";
+import { clusterLayoutCommand } from "./cluster-layout.ts";
 
 export function clusterCommand(): Command {
   return new Command("cluster")
     .description("add nodes to the cluster and revoke them (needs the admin bundle with the CA key)")
     .addCommand(addNodeCommand())
-    .addCommand(revokeCommand());
+    .addCommand(revokeCommand())
+    .addCommand(clusterLayoutCommand());
 }
 
 interface AddNodeCliOptions {
   out?: string;
   cluster?: string;
   config?: string;
+  node?: string;
+  capacity?: string;
   json?: boolean;
 }
 
@@ -35,16 +40,28 @@ function addNodeCommand(): Command {
     .option("--out <dir>", "where to write the node bundle (default: <cluster dir>/nodes/<name>)")
     .option("--cluster <dir>", "the admin bundle (default: the config's cluster.dir)")
     .option("-c, --config <file>", `cluster config (default: ${DEFAULT_CONFIG})`)
-    .option("--json", "print { name, bundle, serial } as JSON")
+    .option("-n, --node <host:port>", "read the cluster's layout from this node (else from --config's nodes)")
+    .option(
+      "--capacity <bytes>",
+      "the node's weight in the layout, e.g. 500G (default: the median of the others)",
+    )
+    .option("--json", "print { name, bundle, serial, nodeId, layoutVersion } as JSON")
     .addHelpText(
       "after",
-      "\nCopy the bundle directory to the new machine and start the node from it:\n  dmfs node --listen HOST:PORT --root DIR --bundle BUNDLE --join EXISTING-NODE:PORT",
+      "\nWhen a layout is known - this admin bundle signed one, or --node/--config reach the cluster - the new\nnode gets an id and the next layout version, which includes it, in its bundle: it joins the layout\nwhen it first starts. Copy the bundle directory to the new machine and start the node from it:\n  dmfs node --listen HOST:PORT --root DIR --bundle BUNDLE --join EXISTING-NODE:PORT",
     )
     .action(async (name: string, o: AddNodeCliOptions) => {
       const dir = o.cluster ?? loadConfig(o.config ?? DEFAULT_CONFIG).cluster.dir;
+      const capacity = o.capacity === undefined ? undefined : parseCapacity(o.capacity);
+      if (o.capacity !== undefined && capacity === undefined) {
+        throw new DmfsError("E_USAGE", "--capacity must be a number of bytes, such as 500G or 1099511627776");
+      }
       const bundle = await addNode({ dir, name, ...(o.out === undefined ? {} : { out: o.out }) });
+      const admitted = await admitToLayout({ dir, name, bundleDir: bundle.dir, capacity, o });
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ name, bundle: bundle.dir, serial: bundle.serial })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ name, bundle: bundle.dir, serial: bundle.serial, nodeId: admitted?.nodeId ?? null, layoutVersion: admitted?.version ?? null })}\n`,
+        );
         return;
       }
       process.stdout.write(
@@ -53,6 +70,9 @@ function addNodeCommand(): Command {
             .filter((file) => file.startsWith(bundle.dir))
             .map((file) => `  ${file}\n`)
             .join("") +
+          (admitted
+            ? `It is node ${admitted.nodeId} in layout version ${admitted.version}, which it brings to the cluster when it first starts.\n`
+            : `No layout is known (none signed yet, or the cluster was not asked): it joins as a member and owns data while the cluster has no signed layout.\n`) +
           `Copy that directory to the node's machine and run:\n` +
           `  dmfs node --listen HOST:PORT --root DIR --bundle ${bundle.dir} --join A-RUNNING-NODE:PORT\n`,
       );

@@ -1,11 +1,12 @@
 // `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
 import { Command, Option } from "commander";
-import { loadConfig, nodeBundleDir } from "../config/config.ts";
+import { loadConfig, nodeBundleDir, parseCapacity } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
 import { splitHostPort } from "../node/address.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
 import { startNode } from "../node/node-process.ts";
 import { DEFAULT_CONFIG } from "./cluster-access.ts";
+import { nodeDrainCommand, nodeRemoveCommand } from "./node-membership.ts";
 
 interface NodeCliOptions {
   config?: string;
@@ -21,11 +22,14 @@ interface NodeCliOptions {
   gcGraceMs?: string;
   gcIntervalMs?: string;
   metricsAddr?: string;
+  capacity?: string;
 }
 
 export function nodeCommand(): Command {
   return new Command("node")
-    .description("run one storage node in the foreground")
+    .description("run one storage node in the foreground, or take one out of the layout (remove, drain)")
+    .addCommand(nodeRemoveCommand())
+    .addCommand(nodeDrainCommand())
     .option("-c, --config <file>", `cluster config (default: ${DEFAULT_CONFIG} when --listen is not given)`)
     .option("-s, --server <index>", "which server of the config to run (0-based)")
     .option("--listen <host:port>", "listen address (instead of --config/--server)")
@@ -50,6 +54,10 @@ export function nodeCommand(): Command {
       "--metrics-addr <host:port>",
       "serve Prometheus metrics at http://<host:port>/metrics (default: the server's metricsAddr in the config, else none)",
     )
+    .option(
+      "--capacity <bytes>",
+      "bytes this node offers, e.g. 500G: its weight when the admin signs the next layout (default: config, else the disk's free space)",
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -67,7 +75,17 @@ export function nodeCommand(): Command {
       const metricsAddr = o.metricsAddr ?? options.metricsAddr;
       // A bad address is a usage error now, not a node that starts and then fails.
       if (metricsAddr !== undefined) splitHostPort(metricsAddr);
-      const node = await startNode({ ...options, ...gc, ...(metricsAddr ? { metricsAddr } : {}), logger });
+      const capacity = o.capacity === undefined ? options.capacity : parseCapacity(o.capacity);
+      if (capacity === undefined && o.capacity !== undefined) {
+        throw new DmfsError("E_USAGE", "--capacity must be a number of bytes, such as 500G or 1099511627776");
+      }
+      const node = await startNode({
+        ...options,
+        ...gc,
+        ...(capacity === undefined ? {} : { capacity }),
+        ...(metricsAddr ? { metricsAddr } : {}),
+        logger,
+      });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -104,6 +122,7 @@ function fromConfig(o: NodeCliOptions) {
     gcGraceMs: config.cluster.gcGraceMs,
     gcIntervalMs: config.cluster.gcIntervalMs,
     metricsAddr: server.metricsAddr,
+    capacity: server.capacity,
   };
 }
 
@@ -130,6 +149,7 @@ function fromFlags(o: NodeCliOptions) {
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
     metricsAddr: undefined,
+    capacity: undefined as number | undefined,
   };
 }
 

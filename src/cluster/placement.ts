@@ -1,32 +1,67 @@
-// Rendezvous (highest-random-weight) placement: every node ranks members for a chunk by
-// BLAKE3(nodeId || chunkId) and so agrees on its homes without coordination; a member joining or
-// leaving moves only the chunks it gains or loses.
+// Weighted rendezvous (highest-random-weight) placement: every node ranks the layout's nodes for a chunk
+// by a score drawn from BLAKE3(nodeId || chunkId) and weighted by the node's capacity, so every node and
+// client agrees on a chunk's homes without coordination, a node's share of chunks follows its weight,
+// and a node joining or leaving moves only the chunks it gains or loses.
 import { blake3 } from "@noble/hashes/blake3.js";
 import { concatBytes, hexToBytes } from "@noble/hashes/utils.js";
 import { DmfsError } from "../errors.ts";
 
-export type MemberLiveness = { nodeId: string; alive: boolean };
+/** A node that may take a write now; `weight` defaults to 1. */
+export type MemberLiveness = { nodeId: string; alive: boolean; weight?: number };
 
-/** Every distinct node id, best home for `chunkId` first. Ids are hex strings. */
-export function rankNodes(chunkId: string, nodeIds: readonly string[]): string[] {
+/** A node that may own data and its weight (its capacity in bytes; only ratios matter). */
+export type WeightedNode = { nodeId: string; weight: number };
+
+const TWO_POW_53 = 2 ** 53;
+
+/**
+ * Every distinct node, best home for `chunkId` first. Plain ids all weigh the same; with equal weights
+ * the order is that of the digests alone, the order placement had before weights existed.
+ */
+export function rankNodes(chunkId: string, nodes: readonly (string | WeightedNode)[]): string[] {
   const chunk = hexToBytes(chunkId);
-  const scored = [...new Set(nodeIds)].map((nodeId) => ({
-    nodeId,
-    score: blake3(concatBytes(hexToBytes(nodeId), chunk)),
-  }));
-  scored.sort((a, b) => compareDigestsDescending(a.score, b.score) || (a.nodeId < b.nodeId ? -1 : 1));
+  const seen = new Set<string>();
+  const scored: { nodeId: string; digest: Uint8Array; score: number }[] = [];
+  for (const node of nodes) {
+    const { nodeId, weight } = typeof node === "string" ? { nodeId: node, weight: 1 } : node;
+    if (seen.has(nodeId)) continue;
+    seen.add(nodeId);
+    assertWeight(nodeId, weight);
+    const digest = blake3(concatBytes(hexToBytes(nodeId), chunk));
+    scored.push({ nodeId, digest, score: weightedScore(digest, weight) });
+  }
+  scored.sort(
+    (a, b) =>
+      b.score - a.score || compareDigestsDescending(a.digest, b.digest) || (a.nodeId < b.nodeId ? -1 : 1),
+  );
   return scored.map((s) => s.nodeId);
 }
 
-/** The `replication` members that should hold `chunkId` (all of them when there are fewer). */
-export function homes(chunkId: string, members: readonly string[], replication: number): string[] {
+/**
+ * The standard weighted rendezvous score `-w / ln(h)`, with `h` the digest's first 53 bits mapped into
+ * the open interval (0, 1): the node with the highest score wins, and a node wins a share of chunks
+ * proportional to its weight. Monotone in `h`, so equal weights rank by digest.
+ */
+export function weightedScore(digest: Uint8Array, weight: number): number {
+  let top = 0;
+  for (let i = 0; i < 7; i++) top = top * 256 + (digest[i] ?? 0);
+  const h = (Math.floor(top / 8) + 0.5) / TWO_POW_53; // 53 bits, never 0 or 1
+  return -weight / Math.log(h);
+}
+
+/** The `replication` nodes that should hold `chunkId` (all of them when there are fewer). */
+export function homes(
+  chunkId: string,
+  nodes: readonly (string | WeightedNode)[],
+  replication: number,
+): string[] {
   assertReplication(replication);
-  return rankNodes(chunkId, members).slice(0, replication);
+  return rankNodes(chunkId, nodes).slice(0, replication);
 }
 
 /**
- * Where a write of `chunkId` goes now: the top `replication` alive members in rank order, so a down
- * home is replaced by the next-ranked alive member (repair moves the copy home later).
+ * Where a write of `chunkId` goes now: the top `replication` alive nodes in rank order, so a down
+ * home is replaced by the next-ranked alive node (repair moves the copy home later).
  */
 export function placeWrite(
   chunkId: string,
@@ -34,7 +69,7 @@ export function placeWrite(
   replication: number,
 ): string[] {
   assertReplication(replication);
-  const alive = members.filter((m) => m.alive).map((m) => m.nodeId);
+  const alive = members.filter((m) => m.alive).map((m) => ({ nodeId: m.nodeId, weight: m.weight ?? 1 }));
   return rankNodes(chunkId, alive).slice(0, replication);
 }
 
@@ -44,6 +79,14 @@ function compareDigestsDescending(a: Uint8Array, b: Uint8Array): number {
     if (difference !== 0) return difference;
   }
   return 0;
+}
+
+function assertWeight(nodeId: string, weight: number): void {
+  if (!Number.isFinite(weight) || weight <= 0) {
+    throw new DmfsError("E_CONFIG", `node ${nodeId.slice(0, 8)} has weight ${weight}; a weight must be > 0`, {
+      subject: nodeId,
+    });
+  }
 }
 
 function assertReplication(replication: number): void {

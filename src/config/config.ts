@@ -37,6 +37,8 @@ export interface ServerConfig {
   bundle: string | undefined;
   /** "host:port" its node serves Prometheus metrics on; none when absent. */
   metricsAddr: string | undefined;
+  /** Bytes this node offers, its placement weight; default: its disk's free space. */
+  capacity: number | undefined;
 }
 
 export interface Config {
@@ -163,6 +165,25 @@ const listenAddrSchema = z.string().transform((text, ctx): Address => {
 // The host may be left out (":8000"); the server it belongs to fills it in.
 const peerAddrSchema = z.string().transform((text, ctx): Address => parseAddress(text, ctx) ?? z.NEVER);
 
+const CAPACITY_UNITS: Record<string, number> = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+
+/** Bytes, as a whole number or with a binary unit: 500G, 2T, 1048576. */
+export function parseCapacity(text: string): number | undefined {
+  const match = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)i?B?\s*$/i.exec(text);
+  if (!match) return undefined;
+  const bytes = Math.floor(Number(match[1]) * (CAPACITY_UNITS[(match[2] ?? "").toUpperCase()] ?? 1));
+  return bytes >= 1 && Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+const capacitySchema = z.union([z.number(), z.string()]).transform((value, ctx): number => {
+  const bytes = typeof value === "number" ? value : parseCapacity(value);
+  if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 1) {
+    ctx.addIssue({ code: "custom", message: "expected a number of bytes, such as 500G or 1099511627776" });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
 const serverSchema = (base: string) =>
   z
     .strictObject({
@@ -178,11 +199,13 @@ const serverSchema = (base: string) =>
         .transform((bundle) => resolve(base, bundle))
         .optional(),
       metricsAddr: listenAddrSchema.optional(),
+      capacity: capacitySchema.optional(),
     })
     .transform(
-      ({ listenAddr, root, nodes, bundle, metricsAddr }): ServerConfig => ({
+      ({ listenAddr, root, nodes, bundle, metricsAddr, capacity }): ServerConfig => ({
         bundle,
         metricsAddr: metricsAddr && formatAddress(metricsAddr),
+        capacity,
         listenAddr: formatAddress(listenAddr),
         host: listenAddr.host,
         port: listenAddr.port,

@@ -4,13 +4,13 @@
 // handles what the client sends: ciphertext, ids and sizes.
 import { type HybridClock, MAX_CLOCK_AHEAD_MS } from "../cluster/hlc.ts";
 import type { PeerClocks } from "../cluster/peer-clocks.ts";
-import { placeWrite, rankNodes } from "../cluster/placement.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import type { FileCommit } from "../protocol/messages.ts";
 import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { memberPlacement, type Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import { aliveCount, liveness, type MeshView } from "./mesh-view.ts";
 import type { Activity } from "./status-publisher.ts";
@@ -30,10 +30,17 @@ export interface GatewayOptions {
   peerClocks?: PeerClocks;
   activity: Activity;
   log: Logger;
+  /** Placement under the layout; by default over this node and every member, equally weighted. */
+  placement?: Placement;
 }
 
 export class Gateway {
-  constructor(private readonly o: GatewayOptions) {}
+  private readonly placement: Placement;
+
+  constructor(private readonly o: GatewayOptions) {
+    this.placement =
+      o.placement ?? memberPlacement(() => liveness(o.mesh).map((m) => m.nodeId), o.replication);
+  }
 
   /** Refuses to start a write that cannot reach its quorum, before any data is sent. */
   begin(): { alive: number; replication: number; writeQuorum: number; gcGraceMs: number } {
@@ -65,7 +72,14 @@ export class Gateway {
     if (id !== chunkId) {
       throw new DmfsError("E_CHUNK_CORRUPT", `chunk ${chunkId} arrived corrupt: its bytes hash to ${id}`);
     }
-    const targets = placeWrite(chunkId, liveness(this.o.mesh), this.o.replication);
+    // During a layout change this is the homes under both layouts (more than R), so the chunk is where
+    // nodes following either layout look for it.
+    const alive = new Set(
+      liveness(this.o.mesh)
+        .filter((m) => m.alive)
+        .map((m) => m.nodeId),
+    );
+    const targets = this.placement.writeTargets(chunkId, (nodeId) => alive.has(nodeId));
     this.requireQuorum(targets.length);
     await this.quorum(
       targets.map((nodeId) => () => this.putOn(nodeId, chunkId, bytes)),
@@ -82,16 +96,13 @@ export class Gateway {
     exclude: readonly string[] = [],
   ): Promise<{ bytes: Uint8Array; from: string }> {
     const { mesh } = this.o;
-    const ranked = rankNodes(
-      chunkId,
-      liveness(mesh)
-        .filter((m) => m.alive)
-        .map((m) => m.nodeId),
-    );
-    // Local first: it costs no network hop.
-    const order = [mesh.selfId, ...ranked.filter((n) => n !== mesh.selfId)].filter(
-      (n) => !exclude.includes(n),
-    );
+    const alive = liveness(mesh)
+      .filter((m) => m.alive)
+      .map((m) => m.nodeId);
+    // Local first: it costs no network hop. Then the homes under the newest layout and the one before,
+    // then every other alive member (a stand-in may hold the copy).
+    const ranked = [...this.placement.readOrder(chunkId).filter((n) => alive.includes(n)), ...alive];
+    const order = [...new Set([mesh.selfId, ...ranked])].filter((n) => !exclude.includes(n));
     const problems: string[] = [];
     const corrupt: string[] = [];
     for (const nodeId of order) {

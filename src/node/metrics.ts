@@ -123,6 +123,12 @@ export class NodeMetrics {
       () => status()?.activity.chunksStored,
     );
     counter(registers, "chunks_served_total", "Chunks this node sent", () => status()?.activity.chunksServed);
+    counter(
+      registers,
+      "chunk_reads_total",
+      "Chunks and index objects clients fetched through this node",
+      () => status()?.activity.chunkReads,
+    );
 
     new Counter({
       name: `${PREFIX}frames_rejected_total`,

@@ -20,7 +20,7 @@ import { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import { ChunkStore } from "../store/chunk-store.ts";
 import { MemberTable } from "../store/members.ts";
 import { NodeDatabase } from "../store/node-database.ts";
-import { loadOrCreateNodeId } from "../store/node-identity.ts";
+import { loadOrCreateNodeId, readIssuedNodeId } from "../store/node-identity.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { joinHostPort, splitHostPort } from "./address.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
@@ -28,6 +28,7 @@ import { CertificateBindings, certificateName } from "./certificate-bindings.ts"
 import { dialNode } from "./dial.ts";
 import { DEFAULT_GC_GRACE_MS, GarbageCollector } from "./garbage-collector.ts";
 import { Gateway } from "./gateway.ts";
+import { LayoutKeeper } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
 import { NodeMetrics } from "./metrics.ts";
@@ -60,6 +61,8 @@ export interface NodeOptions {
   threads?: number;
   /** "host:port" to serve Prometheus metrics on (GET /metrics); none when absent. */
   metricsAddr?: string;
+  /** Bytes this node offers (its weight in the next layout); default: its disk's free space. */
+  capacity?: number;
 }
 
 /**
@@ -77,19 +80,22 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** Tells every linked peer the members and revocations this node knows. */
+/** Tells every linked peer the members, revocations and layout this node knows. */
 function gossipTo(
   self: { nodeId: string; addr: string },
   revocations: RevocationGuard,
+  layout: LayoutKeeper,
   members: Record<string, Member>,
   children: Record<string, AnyActorRef | undefined>,
 ): void {
   const known = [self, ...Object.values(members).map((m) => ({ nodeId: m.nodeId, addr: m.addr }))];
   const revoked = revocations.all();
+  const signedLayout = layout.signedBytes();
   const message = {
     t: "peers" as const,
     members: known,
     ...(revoked.length > 0 ? { revocations: revoked } : {}),
+    ...(signedLayout ? { layout: signedLayout } : {}),
   };
   for (const child of Object.values(children)) {
     if (child && typeof child.id === "string" && child.id.startsWith("link:")) {
@@ -104,7 +110,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const listenAddr = joinHostPort(host, port);
   const identity = await loadNodeBundle(opts.bundleDir);
   await mkdir(opts.root, { recursive: true });
-  const nodeId = loadOrCreateNodeId(opts.root);
+  const nodeId = loadOrCreateNodeId(opts.root, readIssuedNodeId(opts.bundleDir));
   const db = NodeDatabase.open(opts.root);
   const catalog = new Catalog(db);
   const catalogWrites = new CatalogGroupCommit(catalog);
@@ -137,9 +143,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const log = logger.child({ nodeId: nodeId.slice(0, 8) });
   const revocations = await RevocationGuard.open(opts.root, identity.ca, log);
+  const layout = await LayoutKeeper.open({
+    root: opts.root,
+    bundleDir: opts.bundleDir,
+    caPem: identity.ca,
+    clusterId: identity.clusterId,
+    replication: opts.replication,
+    knownNodeIds: () => [nodeId, ...Object.keys(actor.getSnapshot().context.members)],
+    log,
+  });
   const admit = (socket: TLSSocket) => revocations.admit(socket);
   const gossip = (members: Record<string, Member>, children: Record<string, AnyActorRef | undefined>) =>
-    gossipTo({ nodeId, addr: listenAddr }, revocations, members, children);
+    gossipTo({ nodeId, addr: listenAddr }, revocations, layout, members, children);
   const bindings = new CertificateBindings({ certName: certificateName(identity.cert), nodeId });
   const warnBinding = (msg: string, fields: Record<string, unknown>) => log.warn(fields, msg);
   const startedAt = Date.now();
@@ -201,6 +216,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     peerClocks,
     activity,
     log,
+    placement: layout,
   });
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
   const gc = new GarbageCollector({
@@ -210,7 +226,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     graceMs: gcGraceMs,
     log,
   });
-  const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isCondemned(id));
+  const repair = new Repair({
+    mesh,
+    store,
+    pool,
+    placement: layout,
+    log,
+    skip: (id) => gc.isCondemned(id),
+    onClean: () => layout.settled(),
+  });
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
   const metrics = opts.metricsAddr === undefined ? undefined : new NodeMetrics(() => status.snapshot());
@@ -226,6 +250,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     peerClocks,
     activity,
     revocations,
+    layout,
+    capacity: async () => opts.capacity ?? Math.max(1, (await store.stats()).diskFree),
+    name: certificateName(identity.cert),
     log,
   });
 
@@ -291,10 +318,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     input: { self: { nodeId, clusterId: identity.clusterId, listenAddr }, timing, known },
   });
   actor.subscribe({ error: (err) => log.error({ err }, "node actor failed") });
-  // A new revocation spreads at once, not at the next membership change.
-  revocations.onRevoked = () => {
+  // A new revocation or layout spreads at once, not at the next membership change; a new layout also
+  // sends copies to their new homes now rather than at the next periodic scan.
+  const gossipNow = () => {
     const snapshot = actor.getSnapshot();
     gossip(snapshot.context.members, snapshot.children);
+  };
+  revocations.onRevoked = gossipNow;
+  layout.onChanged = () => {
+    gossipNow();
+    repair.trigger();
   };
   actor.start();
 

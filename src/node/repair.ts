@@ -1,16 +1,28 @@
-// Repair: every chunk this node holds should have a copy on each of its R homes (the top R members by
-// rendezvous rank, alive or not). After a membership change and periodically, the node asks the alive
-// homes which chunks they lack and pushes them, one at a time so repair never starves client traffic.
-// Extra copies (held by a stand-in while a home was down) are kept: dropping them is left for later.
-// Chunks garbage collection found unreferenced are not pushed.
-import { homes } from "../cluster/placement.ts";
+// Repair: every chunk this node holds should have a copy on each of its R homes under the newest layout
+// (alive or not). After a membership or layout change and periodically, the node asks the alive homes
+// which chunks they lack and pushes them, one at a time so repair never starves client traffic. A copy
+// held here that is not on a home (a stand-in's, or one left by a layout change) is dropped once every
+// home has said it holds the chunk. Chunks garbage collection found unreferenced are not pushed.
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import type { Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
 
 export const REPAIR_INTERVAL_MS = 30_000;
 const BATCH = 512;
+
+export interface RepairOptions {
+  mesh: MeshView;
+  store: Pick<ChunkStore, "list" | "getUnverified" | "quarantine" | "delete">;
+  pool: Pick<CryptoPool, "hash">;
+  placement: Placement;
+  log: Logger;
+  /** Chunks garbage collection is about to delete: pushing them would only bring them back. */
+  skip?: (chunkId: string) => boolean;
+  /** Called after a scan found every chunk held here on all its homes (a layout change has settled here). */
+  onClean?: () => void;
+}
 
 export class Repair {
   private timer: NodeJS.Timeout | undefined;
@@ -18,16 +30,10 @@ export class Repair {
   private again = false;
   /** Chunks held here whose homes lacked a copy at the end of the last scan; null before the first. */
   underReplicated: number | null = null;
+  /** Copies dropped here since start because every home held the chunk. */
+  dropped = 0;
 
-  constructor(
-    private readonly mesh: MeshView,
-    private readonly store: ChunkStore,
-    private readonly pool: CryptoPool,
-    private readonly replication: number,
-    private readonly log: Logger,
-    /** Chunks garbage collection is about to delete: pushing them would only bring them back. */
-    private readonly skip: (chunkId: string) => boolean = () => false,
-  ) {}
+  constructor(private readonly o: RepairOptions) {}
 
   start(intervalMs = REPAIR_INTERVAL_MS): void {
     this.timer = setInterval(() => this.trigger(), intervalMs);
@@ -45,7 +51,7 @@ export class Repair {
       return;
     }
     this.running = this.scan()
-      .catch((err: Error) => this.log.warn({ err: err.message }, "repair scan failed"))
+      .catch((err: Error) => this.o.log.warn({ err: err.message }, "repair scan failed"))
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -61,38 +67,47 @@ export class Repair {
   }
 
   private async scan(): Promise<void> {
-    const everyone = [this.mesh.selfId, ...this.mesh.members().map((m) => m.nodeId)];
     let under = 0;
     let pushed = 0;
+    let dropped = 0;
     let batch: string[] = [];
     const flush = async () => {
-      const result = await this.repairBatch(batch, everyone);
+      const result = await this.repairBatch(batch);
       under += result.under;
       pushed += result.pushed;
+      dropped += result.dropped;
       batch = [];
     };
-    for await (const id of this.store.list()) {
-      if (this.skip(id)) continue;
+    for await (const id of this.o.store.list()) {
+      if (this.o.skip?.(id)) continue;
       batch.push(id);
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length > 0) await flush();
     this.underReplicated = under;
-    if (pushed > 0) this.log.info({ pushed, underReplicated: under }, "repair pushed missing copies");
+    this.dropped += dropped;
+    if (pushed > 0 || dropped > 0) {
+      this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
+    }
+    if (under === 0) this.o.onClean?.();
   }
 
-  private async repairBatch(ids: string[], everyone: string[]): Promise<{ under: number; pushed: number }> {
+  private async repairBatch(ids: string[]): Promise<{ under: number; pushed: number; dropped: number }> {
+    const { mesh, store, pool, placement } = this.o;
     const wanted = new Map<string, string[]>(); // peer -> chunk ids it should hold
+    const misplaced: string[] = []; // held here, this node not a home
     for (const id of ids) {
-      for (const home of homes(id, everyone, this.replication)) {
-        if (home === this.mesh.selfId) continue;
+      const homes = placement.homes(id);
+      if (!homes.includes(mesh.selfId)) misplaced.push(id);
+      for (const home of homes) {
+        if (home === mesh.selfId) continue;
         wanted.set(home, [...(wanted.get(home) ?? []), id]);
       }
     }
     const lacking = new Set<string>();
     let pushed = 0;
     for (const [peer, chunkIds] of wanted) {
-      const conn = this.mesh.connection(peer);
+      const conn = mesh.connection(peer);
       if (!conn) {
         for (const id of chunkIds) lacking.add(id);
         continue;
@@ -105,9 +120,10 @@ export class Repair {
       for (const [i, id] of chunkIds.entries()) {
         if (reply.have[i]) continue;
         try {
-          const { id: actual, bytes } = await this.pool.hash(await this.store.getUnverified(id));
+          const { id: actual, bytes } = await pool.hash(await store.getUnverified(id));
           if (actual !== id) {
-            await this.store.quarantine(id);
+            await store.quarantine(id);
+            lacking.add(id);
             continue; // never spread a corrupt copy; another holder repairs this chunk
           }
           await conn.request({ t: "chunk.put", chunkId: id, data: bytes });
@@ -117,6 +133,12 @@ export class Repair {
         }
       }
     }
-    return { under: lacking.size, pushed };
+    // Every home said it holds the chunk (each verified it when it stored it): this copy is surplus.
+    let dropped = 0;
+    for (const id of misplaced) {
+      if (lacking.has(id)) continue;
+      if (await store.delete(id).catch(() => false)) dropped++;
+    }
+    return { under: lacking.size, pushed, dropped };
   }
 }

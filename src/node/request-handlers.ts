@@ -11,6 +11,7 @@ import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { GarbageCollector } from "./garbage-collector.ts";
 import type { Gateway } from "./gateway.ts";
+import type { LayoutKeeper } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import type { RevocationGuard } from "./revocation-guard.ts";
 import type { Activity, StatusPublisher } from "./status-publisher.ts";
@@ -29,6 +30,11 @@ export interface NodeServices {
   peerClocks?: PeerClocks;
   activity: Activity;
   revocations: RevocationGuard;
+  layout: LayoutKeeper;
+  /** The bytes this node offers, told to the admin for the next layout. */
+  capacity: () => Promise<number>;
+  /** This node's certificate name. */
+  name: string;
   log: Logger;
 }
 
@@ -45,6 +51,9 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     peerClocks,
     activity,
     revocations,
+    layout,
+    capacity,
+    name,
     log,
   } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
@@ -65,10 +74,23 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         return { t: "status.reply", re: m.id, status: await status.snapshot() };
       case "peers":
         if (m.revocations) await revocations.accept(m.revocations);
+        if (m.layout) await layout.accept(m.layout);
         return undefined;
       case "cluster.revoke":
         await revocations.accept([m.revocation]);
         return { t: "ok", re: m.id };
+      case "layout.set":
+        await layout.accept(m.layout);
+        return { t: "ok", re: m.id };
+      case "layout.get":
+        return {
+          t: "layout.reply",
+          re: m.id,
+          layout: layout.signedBytes() ?? null,
+          changing: layout.changing(),
+          capacity: await capacity(),
+          name,
+        };
       case "chunk.put": {
         // Verify in the pool; the bytes come back from the worker and go to disk unchanged.
         const { id, bytes } = await pool.hash(m.data, { ownsBuffer: true });

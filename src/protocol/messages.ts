@@ -19,6 +19,8 @@ export const MAX_ERROR_MESSAGE_CHARS = 1024;
 /** A revocation (a CRL naming one certificate) is well under this; see crypto/revocation.ts. */
 export const MAX_REVOCATION_BYTES = 4096;
 export const MAX_REVOCATIONS = 1024;
+/** A signed layout (cluster/layout.ts): the layout's bytes, a signature and a small envelope. */
+export const MAX_SIGNED_LAYOUT_BYTES = 256 * 1024 + 256;
 const MAX_CURSOR_CHARS = 512;
 const MAX_ADDR_CHARS = 261; // 253-char host name, brackets, colon, 5-digit port
 const MAX_COUNTER_KINDS = 64;
@@ -180,6 +182,8 @@ export const Peers = z.strictObject({
   t: z.literal("peers"),
   members: z.array(Member).max(MAX_MEMBERS),
   revocations: z.array(bytes(MAX_REVOCATION_BYTES)).max(MAX_REVOCATIONS).optional(),
+  /** The newest CA-signed layout the node follows (each receiver verifies it). */
+  layout: bytes(MAX_SIGNED_LAYOUT_BYTES).optional(),
 });
 export type Peers = z.infer<typeof Peers>;
 
@@ -385,6 +389,34 @@ export const ClusterRevoke = z.strictObject({
 });
 export type ClusterRevoke = z.infer<typeof ClusterRevoke>;
 
+/** The admin hands a CA-signed layout to a node, which follows it if newer and gossips it on. */
+export const LayoutSet = z.strictObject({
+  t: z.literal("layout.set"),
+  id: RequestId,
+  layout: bytes(MAX_SIGNED_LAYOUT_BYTES),
+});
+export type LayoutSet = z.infer<typeof LayoutSet>;
+
+/** Asks a node for the layout it follows; reply layout.reply. */
+export const LayoutGet = z.strictObject({ t: z.literal("layout.get"), id: RequestId });
+export type LayoutGet = z.infer<typeof LayoutGet>;
+
+/**
+ * The signed layout the node follows (null: none yet, it places over its members), whether it still
+ * writes to the homes of the layout before it too, the capacity this node offers (its weight in the
+ * next layout the admin signs) and its certificate's name.
+ */
+export const LayoutReply = z.strictObject({
+  t: z.literal("layout.reply"),
+  re: RequestId,
+  layout: bytes(MAX_SIGNED_LAYOUT_BYTES).nullable(),
+  changing: z.boolean(),
+  capacity: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  /** The name in the node's certificate (node-3). */
+  name: z.string().min(1).max(64),
+});
+export type LayoutReply = z.infer<typeof LayoutReply>;
+
 /** The client's upload renews the chunks it has written so far on every alive node, through its gateway. */
 export const FileChunkTouch = z.strictObject({
   t: z.literal("file.chunk.touch"),
@@ -445,6 +477,9 @@ export const Message = z.discriminatedUnion("t", [
   FileChunkTouch,
   GcRun,
   GcDone,
+  LayoutSet,
+  LayoutGet,
+  LayoutReply,
 ]);
 export type Message = z.infer<typeof Message>;
 export type MessageType = Message["t"];

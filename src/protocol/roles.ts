@@ -41,6 +41,9 @@ const sendersByType: Readonly<Record<MessageType, Senders>> = {
   "file.chunk.touch": "client",
   "gc.run": "client",
   "gc.done": "node",
+  "layout.set": "client",
+  "layout.get": "client",
+  "layout.reply": "node",
 };
 
 /** Whether a peer whose certificate has `role` may send a message of type `t`. */

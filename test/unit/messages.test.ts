@@ -134,6 +134,7 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
       t: fc.constant("peers"),
       members: fc.array(member, { maxLength: 8 }),
       revocations: fc.array(bin(600), { maxLength: 3 }),
+      layout: bin(600),
     },
     { requiredKeys: ["t", "members"] },
   ),
@@ -264,6 +265,16 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     },
     { requiredKeys: ["t", "re", "reclaimedBytes", "reclaimedChunks", "reclaimableBytes"] },
   ),
+  "layout.set": fc.record({ t: fc.constant("layout.set"), id: requestId, layout: bin(600) }),
+  "layout.get": fc.record({ t: fc.constant("layout.get"), id: requestId }),
+  "layout.reply": fc.record({
+    t: fc.constant("layout.reply"),
+    re: requestId,
+    layout: fc.option(bin(600), { nil: null }),
+    changing: fc.boolean(),
+    capacity: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    name: fc.string({ minLength: 1, maxLength: 64 }),
+  }),
 };
 
 function roundTrip(message: Message): Message {
@@ -471,6 +482,8 @@ describe("allowedFrom", () => {
     "cluster.revoke",
     "file.chunk.touch",
     "gc.run",
+    "layout.set",
+    "layout.get",
   ];
 
   it("lets a node send every message type but the client's file requests and the admin's revocation", () => {

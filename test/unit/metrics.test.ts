@@ -24,7 +24,7 @@ function statusWith(overrides: Partial<NodeStatus> = {}): NodeStatus {
     store: { chunks: 12, bytes: 3_000, diskFree: 1e9 },
     counters: { bytesIn: 500, bytesOut: 700, framesRejected: { malformed: 2 } },
     catalog: { files: 4, tombstones: 1 },
-    activity: { uploads: 3, reads: 5, deletes: 1, chunksStored: 12, chunksServed: 9 },
+    activity: { uploads: 3, reads: 5, deletes: 1, chunksStored: 12, chunksServed: 9, chunkReads: 7 },
     underReplicated: null,
     gc: { reclaimableBytes: null, reclaimedBytes: 42 },
     ...overrides,
@@ -44,6 +44,7 @@ describe("a node's Prometheus metrics", () => {
     expect(sampleValue(families, "dmfs_network_received_bytes_total")).toBe(500);
     expect(sampleValue(families, "dmfs_frames_rejected_total", { reason: "malformed" })).toBe(2);
     expect(sampleValue(families, "dmfs_gc_reclaimed_bytes_total")).toBe(42);
+    expect(sampleValue(families, "dmfs_chunk_reads_total")).toBe(7);
     expect(families.get("dmfs_store_chunks")?.type).toBe("GAUGE");
     expect(families.get("dmfs_uploads_total")?.type).toBe("COUNTER");
     expect(sampleValue(families, "dmfs_peer_up", { peer: PEER, state: "alive" })).toBe(1);
@@ -60,7 +61,7 @@ describe("a node's Prometheus metrics", () => {
     // The next scrape reads a new snapshot: counters move, a vanished peer's series goes away.
     status = statusWith({
       store: { chunks: 20, bytes: 5_000, diskFree: 1e9 },
-      activity: { uploads: 4, reads: 5, deletes: 1, chunksStored: 20, chunksServed: 9 },
+      activity: { uploads: 4, reads: 5, deletes: 1, chunksStored: 20, chunksServed: 9, chunkReads: 7 },
       members: statusWith().members.slice(0, 2),
       underReplicated: 3,
     });

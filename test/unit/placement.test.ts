@@ -1,5 +1,6 @@
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { homes, placeWrite, rankNodes } from "../../src/cluster/placement.ts";
 
@@ -115,5 +116,78 @@ describe("placeWrite", () => {
 
   it("rejects a replication factor of zero", () => {
     expect(() => placeWrite(chunkId(9), members(), 0)).toThrow(expect.objectContaining({ code: "E_CONFIG" }));
+  });
+});
+
+describe("weighted placement", () => {
+  it("with equal weights ranks exactly as the unweighted digest order", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.double({ min: 0.001, max: 1e15, noNaN: true }),
+        (n, w) => {
+          const chunk = chunkId(n);
+          const weighted = FIVE_NODES.map((id) => ({ nodeId: id, weight: w }));
+          expect(rankNodes(chunk, weighted)).toEqual(rankNodes(chunk, FIVE_NODES));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("gives each node a share of first places that follows its weight", () => {
+    // Any weights: the share of chunks a node ranks first for is w / sum(w), within 4 standard deviations.
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 2, maxLength: 5 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (weights, offset) => {
+          const nodes = weights.map((weight, i) => ({ nodeId: nodeId(`w${i}`), weight }));
+          const total = weights.reduce((a, b) => a + b, 0);
+          const count = 4_000;
+          const firsts = new Map<string, number>();
+          for (let n = 0; n < count; n++) {
+            const [first] = rankNodes(chunkId(offset + n), nodes);
+            if (first) firsts.set(first, (firsts.get(first) ?? 0) + 1);
+          }
+          for (const node of nodes) {
+            const p = node.weight / total;
+            const sd = Math.sqrt(count * p * (1 - p));
+            expect(Math.abs((firsts.get(node.nodeId) ?? 0) - count * p)).toBeLessThan(4 * sd + 1);
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it("moves only chunks gained by a node whose weight grows", () => {
+    const before = FIVE_NODES.map((id) => ({ nodeId: id, weight: 1 }));
+    const grown = FIVE_NODES[0] as string;
+    const after = before.map((n) => (n.nodeId === grown ? { ...n, weight: 3 } : n));
+    for (const chunk of chunkIds(2_000)) {
+      const lost = homes(chunk, before, 3).filter((id) => !homes(chunk, after, 3).includes(id));
+      if (lost.length > 0) expect(homes(chunk, after, 3)).toContain(grown);
+    }
+  });
+
+  it("rejects a weight that is not a positive number", () => {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => rankNodes(chunkId(1), [{ nodeId: FIVE_NODES[0] as string, weight: bad }])).toThrow(
+        expect.objectContaining({ code: "E_CONFIG" }),
+      );
+    }
+  });
+
+  it("weighs a write's targets by the weights given", () => {
+    const chunk = chunkId(11);
+    const members = FIVE_NODES.map((id, i) => ({ nodeId: id, alive: true, weight: i + 1 }));
+    expect(placeWrite(chunk, members, 3)).toEqual(
+      homes(
+        chunk,
+        members.map((m) => ({ nodeId: m.nodeId, weight: m.weight })),
+        3,
+      ),
+    );
   });
 });

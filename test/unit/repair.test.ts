@@ -1,0 +1,107 @@
+import { describe, expect, it } from "vitest";
+import type { Member } from "../../src/actors/node.ts";
+import type { Placement } from "../../src/node/layout-keeper.ts";
+import { createLogger } from "../../src/node/logger.ts";
+import type { MeshView } from "../../src/node/mesh-view.ts";
+import { Repair } from "../../src/node/repair.ts";
+import type { Connection } from "../../src/protocol/connection.ts";
+
+const SELF = "0".repeat(32);
+const [A, B, C] = ["a", "b", "c"].map((c) => c.repeat(32)) as [string, string, string];
+const chunk = (n: number) => n.toString(16).padStart(64, "0");
+
+/** A peer's store as a set of chunk ids, answering chunk.has and chunk.put like a node. */
+function fakePeer(held: Set<string>, opts: { refusePuts?: boolean } = {}) {
+  return {
+    held,
+    conn: {
+      request: async (m: { t: string; chunkIds?: string[]; chunkId?: string }) => {
+        if (m.t === "chunk.has")
+          return { t: "chunk.have", have: (m.chunkIds ?? []).map((id) => held.has(id)) };
+        if (m.t === "chunk.put") {
+          if (opts.refusePuts) throw new Error("disk full");
+          held.add(m.chunkId as string);
+          return { t: "ok" };
+        }
+        throw new Error(`unexpected ${m.t}`);
+      },
+    } as unknown as Connection,
+  };
+}
+
+function setUp(
+  local: string[],
+  peers: Record<string, ReturnType<typeof fakePeer> | undefined>,
+  homes: string[],
+) {
+  const stored = new Set(local);
+  const mesh: MeshView = {
+    selfId: SELF,
+    members: () => Object.keys(peers).map((nodeId) => ({ nodeId, state: "alive" }) as Member),
+    connection: (nodeId) => peers[nodeId]?.conn,
+  };
+  const placement: Placement = { homes: () => homes, writeTargets: () => homes, readOrder: () => homes };
+  let clean = 0;
+  const repair = new Repair({
+    mesh,
+    placement,
+    log: createLogger("silent"),
+    store: {
+      async *list() {
+        yield* [...stored];
+      },
+      getUnverified: async (id: string) => new Uint8Array(Buffer.from(id)),
+      quarantine: async () => {},
+      delete: async (id: string) => stored.delete(id),
+    } as never,
+    pool: {
+      hash: async (bytes: Uint8Array) => ({ id: Buffer.from(bytes).toString(), bytes }),
+    } as never,
+    onClean: () => clean++,
+  });
+  const scan = async () => {
+    repair.trigger();
+    await repair.idle();
+  };
+  return { repair, stored, scan, cleans: () => clean };
+}
+
+describe("repair", () => {
+  it("pushes a chunk to every home that lacks it and keeps the copy when this node is a home", async () => {
+    const a = fakePeer(new Set());
+    const b = fakePeer(new Set([chunk(1)]));
+    const { repair, stored, scan, cleans } = setUp([chunk(1), chunk(2)], { [A]: a, [B]: b }, [SELF, A, B]);
+    await scan();
+    expect([...a.held].sort()).toEqual([chunk(1), chunk(2)]);
+    expect([...b.held].sort()).toEqual([chunk(1), chunk(2)]);
+    expect([...stored].sort()).toEqual([chunk(1), chunk(2)]);
+    expect(repair.underReplicated).toBe(0);
+    expect(cleans()).toBe(1);
+  });
+
+  it("drops a copy that is not on a home only once every home holds the chunk", async () => {
+    const a = fakePeer(new Set([chunk(1)]));
+    const b = fakePeer(new Set());
+    const c = fakePeer(new Set(), { refusePuts: true });
+    const { repair, stored, scan, cleans } = setUp([chunk(1)], { [A]: a, [B]: b, [C]: c }, [A, B, C]);
+    await scan();
+    // C refused the copy: this node keeps its own, and the chunk counts as under-replicated.
+    expect(stored.has(chunk(1))).toBe(true);
+    expect(repair.underReplicated).toBe(1);
+    expect(cleans()).toBe(0);
+    c.held.add(chunk(1));
+    await scan();
+    expect(stored.has(chunk(1))).toBe(false);
+    expect(repair.dropped).toBe(1);
+    expect(repair.underReplicated).toBe(0);
+  });
+
+  it("keeps the copy when a home is down (not connected)", async () => {
+    const a = fakePeer(new Set([chunk(1)]));
+    const b = fakePeer(new Set([chunk(1)]));
+    const { stored, scan, repair } = setUp([chunk(1)], { [A]: a, [B]: b, [C]: undefined }, [A, B, C]);
+    await scan();
+    expect(stored.has(chunk(1))).toBe(true);
+    expect(repair.underReplicated).toBe(1);
+  });
+});
