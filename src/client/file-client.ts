@@ -473,16 +473,23 @@ export class FileClient {
     let sent = 0;
     await boundedParallel(plaintexts, this.window, async (plaintext, i) => {
       const plain = plaintext.length;
-      const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
-      this.#plaintexts.give(sealed.plaintext);
-      const { chunkId, stored, h } = sealed;
-      await this.gateway.request({ t: "file.chunk.write", chunkId, data: stored }, "ok");
-      renewal?.add(chunkId);
-      // The gateway has the whole frame once it answers, so the socket is done with these bytes.
-      this.#storeds.give(stored);
+      let chunk: { chunkId: string; stored: number; plain: number; h: Uint8Array };
+      try {
+        const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
+        this.#plaintexts.give(sealed.plaintext);
+        const { chunkId, stored, h } = sealed;
+        await this.gateway.request({ t: "file.chunk.write", chunkId, data: stored }, "ok");
+        renewal?.add(chunkId);
+        // The gateway has the whole frame once it answers, so the socket is done with these bytes.
+        this.#storeds.give(stored);
+        chunk = { chunkId, stored: stored.length, plain, h };
+      } catch (err) {
+        written.abort(err); // the chunks after this one wait for it: they fail too, none hangs
+        throw err;
+      }
       sent += plain;
       progress?.(sent);
-      await written.put(i, { chunkId, stored: stored.length, plain, h });
+      await written.put(i, chunk);
     });
     return keyBuilder.finish();
   }

@@ -25,6 +25,20 @@ export class InOrder<T> {
     });
   }
 
+  /**
+   * An item that will never be put (its work failed): every item waiting, and every later put, fails
+   * with `err` - they could only be taken after it.
+   */
+  abort(err: unknown): void {
+    this.fail(err);
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= { err };
+    for (const w of this.waiting.values()) w.reject(this.failure.err);
+    this.waiting.clear();
+  }
+
   private async drain(): Promise<void> {
     if (this.draining) return;
     this.draining = true;
@@ -40,10 +54,8 @@ export class InOrder<T> {
         w.resolve();
       } catch (err) {
         // Nothing after a failed item can be taken in order: fail the waiting ones too.
-        this.failure = { err };
         w.reject(err);
-        for (const other of this.waiting.values()) other.reject(err);
-        this.waiting.clear();
+        this.fail(err);
       }
     }
     this.draining = false;

@@ -39,4 +39,13 @@ describe("in order", () => {
     await expect(later).rejects.toThrow("no");
     await expect(sink.put(3, 3)).rejects.toThrow("no");
   });
+
+  it("fails the items waiting for one that will never come, and later ones", async () => {
+    const sink = new InOrder<number>(() => undefined);
+    const waiting = sink.put(1, 1);
+    waiting.catch(() => undefined);
+    sink.abort(new Error("chunk 0 was not written"));
+    await expect(waiting).rejects.toThrow("chunk 0 was not written");
+    await expect(sink.put(2, 2)).rejects.toThrow("chunk 0 was not written");
+  });
 });
