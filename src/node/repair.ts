@@ -90,6 +90,9 @@ export class Repair {
       this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
     }
     if (under === 0) this.o.onClean?.();
+    // Copies moved: look again at once for what arrived meanwhile (writes that still went to the old
+    // homes), rather than at the next periodic scan. A scan that moves nothing ends this.
+    if (pushed > 0 || dropped > 0) this.again = true;
   }
 
   private async repairBatch(ids: string[]): Promise<{ under: number; pushed: number; dropped: number }> {

@@ -76,7 +76,8 @@ describe("repair", () => {
     expect([...b.held].sort()).toEqual([chunk(1), chunk(2)]);
     expect([...stored].sort()).toEqual([chunk(1), chunk(2)]);
     expect(repair.underReplicated).toBe(0);
-    expect(cleans()).toBe(1);
+    // Copies moved, so a second scan ran at once; it moved nothing and ended the run.
+    expect(cleans()).toBe(2);
   });
 
   it("drops a copy that is not on a home only once every home holds the chunk", async () => {
