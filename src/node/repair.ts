@@ -2,7 +2,7 @@
 // (alive or not). After a membership or layout change and periodically, the node asks the alive homes
 // which chunks they lack and pushes them, one at a time so repair never starves client traffic. A copy
 // held here that is not on a home (a stand-in's, or one left by a layout change) is dropped once every
-// home has said it holds the chunk. Chunks garbage collection found unreferenced are not pushed.
+// home has re-hashed its own copy and found it good. Chunks garbage collection condemned are not pushed.
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Placement } from "./layout-keeper.ts";
@@ -90,6 +90,9 @@ export class Repair {
       this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
     }
     if (under === 0) this.o.onClean?.();
+    // Copies moved: look again at once for what arrived meanwhile (writes that still went to the old
+    // homes), rather than at the next periodic scan. A scan that moves nothing ends this.
+    if (pushed > 0 || dropped > 0) this.again = true;
   }
 
   private async repairBatch(ids: string[]): Promise<{ under: number; pushed: number; dropped: number }> {
@@ -133,12 +136,31 @@ export class Repair {
         }
       }
     }
-    // Every home said it holds the chunk (each verified it when it stored it): this copy is surplus.
+    // A copy off its homes is surplus once every home has re-hashed its own copy and found it good.
     let dropped = 0;
-    for (const id of misplaced) {
-      if (lacking.has(id)) continue;
+    for (const id of await this.verifiedOnEveryHome(misplaced.filter((id) => !lacking.has(id)))) {
       if (await store.delete(id).catch(() => false)) dropped++;
     }
     return { under: lacking.size, pushed, dropped };
+  }
+
+  /** The chunks of `ids` that every one of their homes holds a verified copy of (`chunk.has` with verify). */
+  private async verifiedOnEveryHome(ids: string[]): Promise<string[]> {
+    const { mesh, placement } = this.o;
+    const asked = new Map<string, string[]>(); // home -> chunk ids to verify there
+    for (const id of ids) {
+      for (const home of placement.homes(id)) asked.set(home, [...(asked.get(home) ?? []), id]);
+    }
+    const unverified = new Set<string>();
+    for (const [home, chunkIds] of asked) {
+      const conn = mesh.connection(home);
+      const reply = conn
+        ? await conn.request({ t: "chunk.has", chunkIds, verify: true }).catch(() => undefined)
+        : undefined;
+      for (const [i, id] of chunkIds.entries()) {
+        if (reply?.t !== "chunk.have" || !reply.have[i]) unverified.add(id);
+      }
+    }
+    return ids.filter((id) => !unverified.has(id));
   }
 }

@@ -56,6 +56,19 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     name,
     log,
   } = services;
+  /** Whether this node holds a copy of `chunkId` that hashes to its id; a bad one is quarantined. */
+  const holdsGoodCopy = async (chunkId: string): Promise<boolean> => {
+    if (!(await store.has(chunkId))) return false;
+    try {
+      const { id } = await pool.hash(await store.getUnverified(chunkId));
+      if (id === chunkId) return true;
+      await store.quarantine(chunkId);
+      log.warn({ chunkId }, "quarantined a corrupt chunk copy");
+    } catch {
+      // Gone or unreadable since `has`: not a copy anyone may count on.
+    }
+    return false;
+  };
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
@@ -116,6 +129,12 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         return { t: "chunk.data", re: m.id, data: bytes };
       }
       case "chunk.has": {
+        if (m.verify) {
+          // One at a time: a batch of re-hashes must not crowd out client traffic in the pool.
+          const have: boolean[] = [];
+          for (const chunkId of m.chunkIds) have.push(await holdsGoodCopy(chunkId));
+          return { t: "chunk.have", re: m.id, have };
+        }
         const have = await Promise.all(m.chunkIds.map((id) => store.has(id)));
         return { t: "chunk.have", re: m.id, have };
       }

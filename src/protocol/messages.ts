@@ -207,10 +207,15 @@ export const ChunkData = z.strictObject({
 });
 export type ChunkData = z.infer<typeof ChunkData>;
 
+/**
+ * `verify`: re-hash each copy before answering (a bad one is quarantined and answered false), for a
+ * holder about to delete its own copy because the homes have one.
+ */
 export const ChunkHas = z.strictObject({
   t: z.literal("chunk.has"),
   id: RequestId,
   chunkIds: z.array(ChunkId).max(MAX_CHUNK_IDS_PER_REQUEST),
+  verify: z.boolean().optional(),
 });
 export type ChunkHas = z.infer<typeof ChunkHas>;
 

@@ -144,11 +144,15 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     { t: fc.constant("chunk.data"), re: requestId, data: bin(2048), from: nodeId },
     { requiredKeys: ["t", "re", "data"] },
   ),
-  "chunk.has": fc.record({
-    t: fc.constant("chunk.has"),
-    id: requestId,
-    chunkIds: fc.array(hex64, { maxLength: 16 }),
-  }),
+  "chunk.has": fc.record(
+    {
+      t: fc.constant("chunk.has"),
+      id: requestId,
+      chunkIds: fc.array(hex64, { maxLength: 16 }),
+      verify: fc.boolean(),
+    },
+    { requiredKeys: ["t", "id", "chunkIds"] },
+  ),
   "chunk.have": fc.record({ t: fc.constant("chunk.have"), re: requestId, have: fc.array(fc.boolean()) }),
   "catalog.push": fc.record({
     t: fc.constant("catalog.push"),
