@@ -23,18 +23,18 @@ let keys: DataKeys;
 let clusterId: string;
 
 beforeAll(async () => {
-  cluster = await TestCluster.create([{}, { join: [0] }], { replication: 2, writeQuorum: 2 });
+  // One node: anti-entropy between two nodes of 200,000 entries would digest both catalogs at start,
+  // which is the mesh's cost, not the listing's.
+  cluster = await TestCluster.create([{}], { replication: 1, writeQuorum: 1 });
   keys = deriveKeys(await loadDataKey(loadDataKeyPath(cluster.clusterDir)));
   clusterId = (await loadIdentity(cluster.clusterDir, "client")).clusterId;
-  // Both nodes hold the same catalog, as after replication: one database, copied.
+  const started = performance.now();
   expect(await seedCatalog(join(cluster.dir, "node-0"), keys, folderPaths(ENTRIES, PER_FOLDER))).toBe(
     ENTRIES,
   );
-  await mkdir(join(cluster.dir, "node-1"));
-  await copyFile(join(cluster.dir, "node-0", DATABASE_FILE), join(cluster.dir, "node-1", DATABASE_FILE));
-  await cluster.startAll();
-  await cluster.waitForMesh();
-}, 120_000);
+  console.log(`seeded ${ENTRIES} entries in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  await cluster.start(0);
+}, 400_000);
 
 afterAll(async () => {
   await cluster?.stop();
@@ -64,7 +64,7 @@ async function lsWithPeakMemory(args: string[]): Promise<CliResult & { peakBytes
   return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), peakBytes };
 }
 
-describe(`a catalog of ${ENTRIES} entries`, { timeout: 180_000 }, () => {
+describe(`a catalog of ${ENTRIES} entries`, { timeout: 300_000 }, () => {
   it("is listed whole by the first `ls --json`, synced and streamed under 200 MiB", async () => {
     const ls = await lsWithPeakMemory(["--json"]);
     expect(ls.code, ls.stderr).toBe(0);
@@ -94,7 +94,7 @@ describe(`a catalog of ${ENTRIES} entries`, { timeout: 180_000 }, () => {
   });
 
   it("fetches only the changes after a few uploads and deletes", async () => {
-    const files = await cluster.files(1);
+    const files = await cluster.files(0);
     for (const i of [0, 1, 2]) await files.upload(seededStream(`listing ${i}`, 1000 + i), `new/${i}.bin`, 1);
     for (const i of [0, 1]) await files.delete(`dir-00042/file-0000${i}.bin`);
 
@@ -102,7 +102,6 @@ describe(`a catalog of ${ENTRIES} entries`, { timeout: 180_000 }, () => {
     try {
       expect(notice).toBeUndefined();
       const gateway = await cluster.client(0);
-      // The writes went through node 1; node 0 has them once the pushes landed (W = 2: before the acks).
       const report = await index.sync(gateway);
       expect(report).toEqual({ from: gateway.nodeId, pages: 1, entries: 5, rebuilt: false });
       expect([...index.files("new/")].map((f) => f.path)).toEqual(["new/0.bin", "new/1.bin", "new/2.bin"]);
