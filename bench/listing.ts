@@ -18,7 +18,7 @@ import { deriveKeys, loadDataKey } from "../src/crypto/keys.ts";
 import { CryptoPool } from "../src/workers/crypto-pool.ts";
 import { folderPaths, seedCatalog } from "../test/helpers/catalog-seed.ts";
 import { BenchCluster, CHUNK_SIZE, DIST_CLI } from "./e2e-cluster.ts";
-import type { BenchRecord, BenchSuite } from "./index.ts";
+import type { BenchSuite } from "./index.ts";
 
 const ENTRIES = Number(process.env.DMFS_BENCH_LISTING_ENTRIES ?? 200_000);
 const PER_FOLDER = 100;

@@ -4,13 +4,11 @@
 // written into the nodes' catalogs before they start (test/helpers/catalog-seed.ts): real sealed
 // metadata, no file data. Timings are the listing bench's business (bench/listing.ts), not this test's.
 import { spawn } from "node:child_process";
-import { copyFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListingIndex } from "../../src/client/listing-index.ts";
 import { loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
 import { type DataKeys, deriveKeys, loadDataKey } from "../../src/crypto/keys.ts";
-import { DATABASE_FILE } from "../../src/store/node-database.ts";
 import { folderPaths, seedCatalog } from "../helpers/catalog-seed.ts";
 import { CLI, type CliResult, processMemory, seededStream, TestCluster } from "../helpers/cluster-harness.ts";
 
