@@ -7,8 +7,16 @@ import { type OpenedMeta, openMeta, pathIdOf } from "../crypto/catalog-crypto.ts
 import type { DataKeys } from "../crypto/keys.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 
-/** The entry's metadata once it matches the entry; E_CORRUPT or E_WRONG_KEY naming `servedBy` when not. */
-export function checkEntry(keys: DataKeys, entry: CatalogEntry, servedBy: string): OpenedMeta {
+/**
+ * The entry's metadata once it matches the entry; E_CORRUPT or E_WRONG_KEY naming `servedBy` when not.
+ * `pathIdFor` computes a path's id (a faster BLAKE3 backend for many entries; the same digest).
+ */
+export function checkEntry(
+  keys: DataKeys,
+  entry: CatalogEntry,
+  servedBy: string,
+  pathIdFor: (path: string) => string = (path) => pathIdOf(keys, path),
+): OpenedMeta {
   const where = `the catalog entry ${entry.pathId.slice(0, 12)} served by node ${servedBy.slice(0, 8)} (written by ${entry.writer.slice(0, 8)})`;
   if (entry.deleted || !entry.meta) {
     throw new DmfsError("E_CORRUPT", `${where} has no metadata`, { subject: servedBy });
@@ -20,7 +28,7 @@ export function checkEntry(keys: DataKeys, entry: CatalogEntry, servedBy: string
     if (!isDmfsError(err)) throw err;
     throw new DmfsError(err.code, `${err.message}, in ${where}`, { subject: servedBy });
   }
-  const mismatch = mismatchOf(keys, entry, meta);
+  const mismatch = mismatchOf(pathIdFor, entry, meta);
   if (mismatch) {
     throw new DmfsError("E_CORRUPT", `${where} does not match its sealed metadata: ${mismatch}`, {
       subject: servedBy,
@@ -29,8 +37,12 @@ export function checkEntry(keys: DataKeys, entry: CatalogEntry, servedBy: string
   return meta;
 }
 
-function mismatchOf(keys: DataKeys, entry: CatalogEntry, meta: OpenedMeta): string | undefined {
-  if (pathIdOf(keys, meta.path) !== entry.pathId) return "it is filed under another path";
+function mismatchOf(
+  pathIdFor: (path: string) => string,
+  entry: CatalogEntry,
+  meta: OpenedMeta,
+): string | undefined {
+  if (pathIdFor(meta.path) !== entry.pathId) return "it is filed under another path";
   if (meta.size !== entry.size) return `it says ${entry.size} bytes, the metadata ${meta.size}`;
   // The first format bound neither; a read still recomputes the file key from the chunks.
   if (meta.v === 1) return undefined;

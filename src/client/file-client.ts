@@ -12,7 +12,7 @@ import { type OpenedMeta, pathIdOf, pathProblem, sealMeta } from "../crypto/cata
 import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import { FileKeyBuilder } from "../crypto/file-key.ts";
 import type { DataKeys } from "../crypto/keys.ts";
-import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
+import { DmfsError, isDmfsError } from "../errors.ts";
 import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
@@ -20,6 +20,7 @@ import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, slice
 import { checkEntry } from "./checked-entry.ts";
 import { chunkStream } from "./chunker.ts";
 import { InOrder } from "./in-order.ts";
+import type { ListingIndex, SyncReport } from "./listing-index.ts";
 import { Lookahead } from "./lookahead.ts";
 import { decodeIndexObject, type IndexNode } from "./manifest.ts";
 import { DEFAULT_INDEX_FAN_OUT, ManifestBuilder } from "./manifest-builder.ts";
@@ -45,21 +46,6 @@ export interface UploadResult {
   path: string;
   size: number;
   chunks: number;
-}
-
-export interface ListedFile {
-  path: string;
-  key: string;
-  size: number;
-  mtime: number;
-}
-
-/** An entry `list` could not use: its metadata does not open or does not match it. */
-export interface UnreadableEntry {
-  pathId: string;
-  writer: string;
-  code: ErrorCode;
-  reason: string;
 }
 
 /** A catalog entry checked against its sealed metadata. */
@@ -281,28 +267,9 @@ export class FileClient {
   }
 
   /** The live files, sorted by path, and the entries that did not pass `checkEntry` (listed apart). */
-  async list(): Promise<{ files: ListedFile[]; unreadable: UnreadableEntry[] }> {
-    const files: ListedFile[] = [];
-    const unreadable: UnreadableEntry[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < 100_000; page++) {
-      const reply = await this.gateway.request(
-        { t: "file.list", ...(cursor ? { cursor } : {}) },
-        "catalog.entries",
-      );
-      for (const e of reply.entries) {
-        try {
-          const meta = checkEntry(this.keys, e, this.gateway.nodeId);
-          files.push({ path: meta.path, key: e.fileKey as string, size: e.size, mtime: meta.mtime });
-        } catch (err) {
-          if (!isDmfsError(err)) throw err;
-          unreadable.push({ pathId: e.pathId, writer: e.writer, code: err.code, reason: err.message });
-        }
-      }
-      cursor = reply.cursor;
-      if (!cursor) break;
-    }
-    return { files: files.sort((a, b) => a.path.localeCompare(b.path)), unreadable };
+  /** Brings a listing index up to date from this client's gateway (see ListingIndex.sync). */
+  syncListing(index: ListingIndex): Promise<SyncReport> {
+    return index.sync(this.gateway);
   }
 
   async stat(keyOrPath: string): Promise<StatResult> {

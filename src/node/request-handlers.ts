@@ -16,8 +16,6 @@ import type { Logger } from "./logger.ts";
 import type { RevocationGuard } from "./revocation-guard.ts";
 import type { Activity, StatusPublisher } from "./status-publisher.ts";
 
-const ALL_BUCKETS = Array.from({ length: 256 }, (_, i) => i);
-
 export interface NodeServices {
   store: ChunkStore;
   catalog: Catalog;
@@ -189,11 +187,8 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
         const entry = m.pathId ? catalog.get(m.pathId) : m.fileKey ? catalog.byFileKey(m.fileKey) : undefined;
         return { t: "file.entry", re: m.id, entry: entry ?? null };
       }
-      case "file.list": {
-        const page = catalog.entriesInBuckets(ALL_BUCKETS, m.cursor);
-        const entries = page.entries.filter((e) => !e.deleted);
-        return { t: "catalog.entries", re: m.id, entries, ...(page.cursor ? { cursor: page.cursor } : {}) };
-      }
+      case "catalog.changes":
+        return { t: "catalog.changes.page", re: m.id, ...catalog.changesSince(m.after, m.limit) };
       case "chunk.locate":
         return { t: "chunk.locations", re: m.id, nodes: await gateway.locate(m.chunkIds) };
       default:

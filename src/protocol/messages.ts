@@ -363,13 +363,41 @@ export const FileEntry = z.strictObject({
 });
 export type FileEntry = z.infer<typeof FileEntry>;
 
-/** A page of live catalog entries; reply catalog.entries. */
-export const FileList = z.strictObject({
-  t: z.literal("file.list"),
+/** A place in a node's order of changes (see CatalogChanges): an arrival stamp and a path id. */
+export const ChangeCursor = z.strictObject({ wall: uint(), logical: Hlc.shape.logical, pathId: PathId });
+export type ChangeCursor = z.infer<typeof ChangeCursor>;
+
+/**
+ * The entries the gateway stored after `after` (from its first when absent), tombstones included, in
+ * the order they arrived there; reply catalog.changes.page. How a client keeps its listing index.
+ */
+export const CatalogChanges = z.strictObject({
+  t: z.literal("catalog.changes"),
   id: RequestId,
-  cursor: z.string().min(1).max(MAX_CURSOR_CHARS).optional(),
+  after: ChangeCursor.optional(),
+  limit: z.number().int().min(1).max(MAX_CATALOG_ENTRIES_PER_MESSAGE).optional(),
 });
-export type FileList = z.infer<typeof FileList>;
+export type CatalogChanges = z.infer<typeof CatalogChanges>;
+
+/**
+ * One page of changes: `cursor` is the last entry's place, present exactly when there are entries;
+ * `more` says whether entries follow it; `purgedThrough` is the latest arrival stamp of a tombstone
+ * the node purged (null if none): a client whose cursor is older may have missed that delete.
+ */
+export const CatalogChangesPage = z
+  .strictObject({
+    t: z.literal("catalog.changes.page"),
+    re: RequestId,
+    entries: z.array(CatalogEntry).max(MAX_CATALOG_ENTRIES_PER_MESSAGE),
+    cursor: ChangeCursor.optional(),
+    more: z.boolean(),
+    purgedThrough: Hlc.nullable(),
+  })
+  .refine((page) => (page.cursor !== undefined) === page.entries.length > 0, {
+    message: "a page has a cursor exactly when it has entries",
+    path: ["cursor"],
+  });
+export type CatalogChangesPage = z.infer<typeof CatalogChangesPage>;
 
 /** Which nodes hold each chunk. */
 export const ChunkLocate = z.strictObject({
@@ -474,7 +502,8 @@ export const Message = z.discriminatedUnion("t", [
   FileCommit,
   FileLookup,
   FileEntry,
-  FileList,
+  CatalogChanges,
+  CatalogChangesPage,
   ChunkLocate,
   ChunkLocations,
   ClusterRevoke,

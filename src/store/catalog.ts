@@ -1,8 +1,9 @@
 // The catalog table: every path's winning entry under last-writer-wins, the 256 anti-entropy bucket
-// digests (cached, recomputed only for buckets that changed), and which manifests are live for GC.
+// digests (cached, recomputed only for buckets that changed), which manifests are live for GC, and when
+// each entry was stored here (this node's arrival clock), which clients list changes by.
 import type Database from "better-sqlite3";
 import { BUCKET_COUNT, bucketOf, type DigestFields, digestSortedBucket } from "../cluster/digest.ts";
-import { MAX_LOGICAL } from "../cluster/hlc.ts";
+import { compareHlc, HybridClock, MAX_LOGICAL } from "../cluster/hlc.ts";
 import { compareEntries } from "../cluster/lww.ts";
 import type { CatalogEntry, Hlc } from "../cluster/types.ts";
 import { DmfsError } from "../errors.ts";
@@ -14,12 +15,34 @@ export const DEFAULT_PAGE_LIMIT = 500;
 /** A page of entries; `cursor` is present when more entries follow - pass it back to continue. */
 export type CatalogPage = { entries: CatalogEntry[]; cursor?: string };
 
+/** Entries per page of `changesSince` by default, and the bytes a page stays under (one frame holds it). */
+export const DEFAULT_CHANGES_LIMIT = 1000;
+export const CHANGES_PAGE_BYTES = 768 * 1024;
+
+/** A place in this node's order of changes: the arrival stamp of an entry and its path id. */
+export type ChangeCursor = { wall: number; logical: number; pathId: string };
+
+/**
+ * Entries stored here after a cursor, in arrival order. `cursor` is the last entry's place (absent
+ * when there is none); `more` says whether entries follow it; `purgedThrough` is the latest arrival
+ * stamp of a tombstone purged here (null if none was): a client whose cursor is older may have missed
+ * that delete.
+ */
+export type ChangesPage = {
+  entries: CatalogEntry[];
+  cursor?: ChangeCursor;
+  more: boolean;
+  purgedThrough: Hlc | null;
+};
+
 export type CatalogCounts = { files: number; tombstones: number };
 
 type Replacement = { previous: CatalogEntry | undefined; next: CatalogEntry };
 
 type CatalogRow = {
   path_id: string;
+  changed_wall: number;
+  changed_logical: number;
   hlc_wall: number;
   hlc_logical: number;
   writer: string;
@@ -30,7 +53,10 @@ type CatalogRow = {
   meta: Uint8Array | null;
 };
 
-const COLUMNS = "path_id, hlc_wall, hlc_logical, writer, deleted, file_key, manifest_id, size, meta";
+const COLUMNS =
+  "path_id, changed_wall, changed_logical, hlc_wall, hlc_logical, writer, deleted, file_key, manifest_id, size, meta";
+/** Bytes of an entry on the wire besides its meta: ids, clock, field names (an upper bound). */
+const ENTRY_WIRE_BYTES = 400;
 const HEX_64 = /^[0-9a-f]{64}$/;
 const HEX_32 = /^[0-9a-f]{32}$/;
 
@@ -43,10 +69,27 @@ export class Catalog {
   private readonly digests: (Uint8Array | undefined)[] = new Array(BUCKET_COUNT).fill(undefined);
   private readonly tally: CatalogCounts;
   private readonly sql: Statements;
+  /** Stamps each stored entry with when it arrived here: strictly increasing, also across restarts. */
+  private readonly arrivals: HybridClock;
+  private purged: Hlc | null;
 
-  constructor(private readonly db: NodeDatabase) {
+  /** `now`: wall-clock milliseconds for the arrival clock (injected by tests). */
+  constructor(
+    private readonly db: NodeDatabase,
+    now: () => number = Date.now,
+  ) {
     this.sql = prepareStatements(db.sqlite);
     this.tally = db.read(() => this.sql.counts.get()) ?? { files: 0, tombstones: 0 };
+    const [lastChange, purged] = db.read(() => [this.sql.lastChange.get(), this.sql.purged.get()]);
+    this.purged = purged ? { wall: purged.wall, logical: purged.logical } : null;
+    const after = [
+      lastChange && { wall: lastChange.changed_wall, logical: lastChange.changed_logical },
+      this.purged,
+    ]
+      .filter((h): h is Hlc => Boolean(h))
+      .sort(compareHlc)
+      .at(-1);
+    this.arrivals = new HybridClock(now, after);
   }
 
   /** Stores `entry` if it beats the current one for its path; true if it did (false for a re-delivery). */
@@ -152,12 +195,55 @@ export class Catalog {
     return { entries, cursor: entries.at(-1)?.pathId ?? after };
   }
 
-  /** Deletes tombstones stamped before `olderThanWallMs` (the grace period is the caller's); returns how many. */
+  /**
+   * Entries stored here after `after` (from the first when absent), in arrival order, tombstones
+   * included: at most `limit`, and fewer when their bytes would pass CHANGES_PAGE_BYTES. Served from the
+   * index on the arrival stamp, so a page costs its own size whatever the catalog's.
+   */
+  changesSince(after: ChangeCursor | undefined, limit = DEFAULT_CHANGES_LIMIT): ChangesPage {
+    if (after !== undefined) assertCursor(after);
+    if (!Number.isInteger(limit) || limit < 1) throw invalid(`page limit ${limit} is not a positive integer`);
+    const from = after ?? { wall: -1, logical: 0, pathId: "" };
+    // One row beyond the limit tells whether a next page exists.
+    const rows = this.db.read(() =>
+      this.sql.changesAfter.all(from.wall, from.logical, from.pathId, limit + 1),
+    );
+    const entries: CatalogEntry[] = [];
+    let bytes = 0;
+    let last: CatalogRow | undefined;
+    for (const row of rows) {
+      bytes += ENTRY_WIRE_BYTES + (row.meta?.length ?? 0);
+      if (entries.length === limit || (entries.length > 0 && bytes > CHANGES_PAGE_BYTES)) break;
+      entries.push(toEntry(row));
+      last = row;
+    }
+    return {
+      entries,
+      ...(last
+        ? { cursor: { wall: last.changed_wall, logical: last.changed_logical, pathId: last.path_id } }
+        : {}),
+      more: entries.length < rows.length,
+      purgedThrough: this.purged && { ...this.purged },
+    };
+  }
+
+  /**
+   * Deletes tombstones stamped before `olderThanWallMs` (the grace period is the caller's); returns how
+   * many. Remembers the latest arrival stamp among them (see `changesSince`).
+   */
   purgeTombstones(olderThanWallMs: number): number {
-    const purged = this.db.write(() => this.sql.purge.all(olderThanWallMs));
-    for (const { path_id } of purged) this.digests[bucketOf(path_id)] = undefined;
-    this.tally.tombstones -= purged.length;
-    return purged.length;
+    const purged = this.db.write(() => {
+      const rows = this.sql.purge.all(olderThanWallMs);
+      const latest = rows
+        .map((r): Hlc => ({ wall: r.changed_wall, logical: r.changed_logical }))
+        .reduce<Hlc | null>((a, b) => (a === null || compareHlc(b, a) > 0 ? b : a), this.purged);
+      if (latest !== null && latest !== this.purged) this.sql.setPurged.run(latest.wall, latest.logical);
+      return { rows, latest };
+    });
+    this.purged = purged.latest;
+    for (const { path_id } of purged.rows) this.digests[bucketOf(path_id)] = undefined;
+    this.tally.tombstones -= purged.rows.length;
+    return purged.rows.length;
   }
 
   counts(): CatalogCounts {
@@ -209,7 +295,7 @@ export class Catalog {
     const currentRow = this.sql.get.get(entry.pathId);
     const previous = currentRow && toEntry(currentRow);
     if (previous !== undefined && compareEntries(entry, previous) <= 0) return undefined;
-    this.sql.upsert.run(toRow(entry));
+    this.sql.upsert.run(toRow(entry, this.arrivals.tick()));
     this.trackManifests(previous, entry);
     return { previous, next: entry };
   }
@@ -230,8 +316,20 @@ function prepareStatements(sqlite: Database.Database) {
   return {
     get: sqlite.prepare<[string], CatalogRow>(`SELECT ${COLUMNS} FROM catalog WHERE path_id = ?`),
     upsert: sqlite.prepare<[CatalogRow]>(
-      `INSERT OR REPLACE INTO catalog (${COLUMNS}) VALUES
-       (:path_id, :hlc_wall, :hlc_logical, :writer, :deleted, :file_key, :manifest_id, :size, :meta)`,
+      `INSERT OR REPLACE INTO catalog (${COLUMNS}) VALUES (:path_id, :changed_wall, :changed_logical,
+       :hlc_wall, :hlc_logical, :writer, :deleted, :file_key, :manifest_id, :size, :meta)`,
+    ),
+    changesAfter: sqlite.prepare<[number, number, string, number], CatalogRow>(
+      `SELECT ${COLUMNS} FROM catalog WHERE (changed_wall, changed_logical, path_id) > (?, ?, ?)
+       ORDER BY changed_wall, changed_logical, path_id LIMIT ?`,
+    ),
+    lastChange: sqlite.prepare<[], Pick<CatalogRow, "changed_wall" | "changed_logical">>(
+      "SELECT changed_wall, changed_logical FROM catalog ORDER BY changed_wall DESC, changed_logical DESC LIMIT 1",
+    ),
+    purged: sqlite.prepare<[], Hlc>("SELECT wall, logical FROM catalog_purged WHERE id = 1"),
+    setPurged: sqlite.prepare<[number, number]>(
+      `INSERT INTO catalog_purged (id, wall, logical) VALUES (1, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET wall = excluded.wall, logical = excluded.logical`,
     ),
     byFileKey: sqlite.prepare<[string], CatalogRow>(
       `SELECT ${COLUMNS} FROM catalog WHERE file_key = ? AND deleted = 0
@@ -247,8 +345,8 @@ function prepareStatements(sqlite: Database.Database) {
     digestRange: sqlite.prepare<[string, string], CatalogRow>(
       `SELECT ${COLUMNS} FROM catalog WHERE path_id >= ? AND path_id < ? ORDER BY path_id`,
     ),
-    purge: sqlite.prepare<[number], { path_id: string }>(
-      "DELETE FROM catalog WHERE deleted = 1 AND hlc_wall < ? RETURNING path_id",
+    purge: sqlite.prepare<[number], Pick<CatalogRow, "path_id" | "changed_wall" | "changed_logical">>(
+      "DELETE FROM catalog WHERE deleted = 1 AND hlc_wall < ? RETURNING path_id, changed_wall, changed_logical",
     ),
     counts: sqlite.prepare<[], CatalogCounts>(
       "SELECT count(*) - coalesce(sum(deleted), 0) AS files, coalesce(sum(deleted), 0) AS tombstones FROM catalog",
@@ -306,9 +404,11 @@ function toEntry(row: CatalogRow): CatalogEntry {
   };
 }
 
-function toRow(entry: CatalogEntry): CatalogRow {
+function toRow(entry: CatalogEntry, changed: Hlc): CatalogRow {
   return {
     path_id: entry.pathId,
+    changed_wall: changed.wall,
+    changed_logical: changed.logical,
     hlc_wall: entry.hlc.wall,
     hlc_logical: entry.hlc.logical,
     writer: entry.writer,
@@ -338,6 +438,18 @@ function assertWellFormed(entry: CatalogEntry): void {
   }
   if (!Number.isSafeInteger(size) || size < 0)
     throw invalid(`catalog entry ${pathId} has an invalid size`, pathId);
+}
+
+function assertCursor({ wall, logical, pathId }: ChangeCursor): void {
+  if (
+    !Number.isSafeInteger(wall) ||
+    wall < 0 ||
+    !Number.isInteger(logical) ||
+    logical < 0 ||
+    logical > MAX_LOGICAL
+  )
+    throw invalid(`change cursor ${wall}.${logical} is not a clock stamp`);
+  if (!HEX_64.test(pathId)) throw invalid(`change cursor path id ${pathId} is not a pathId`, pathId);
 }
 
 function invalid(sentence: string, subject?: string): DmfsError {

@@ -39,6 +39,21 @@ const MIGRATIONS: readonly string[] = [
     last_seen INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // 2: when each entry was stored here (this node's arrival clock), so clients can ask for the entries
+  // changed since a point; and the latest such stamp of a tombstone purged, so a client whose cursor is
+  // older knows it may have missed a delete. Rows from before get their own stamp as arrival stamp.
+  `
+  ALTER TABLE catalog ADD COLUMN changed_wall INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE catalog ADD COLUMN changed_logical INTEGER NOT NULL DEFAULT 0;
+  UPDATE catalog SET changed_wall = hlc_wall, changed_logical = hlc_logical;
+  CREATE INDEX catalog_by_change ON catalog (changed_wall, changed_logical, path_id);
+
+  CREATE TABLE catalog_purged (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    wall    INTEGER NOT NULL,
+    logical INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

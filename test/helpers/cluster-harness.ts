@@ -13,6 +13,7 @@ import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { expect } from "vitest";
 import { FileClient, type FileClientOptions } from "../../src/client/file-client.ts";
+import { ListingIndex } from "../../src/client/listing-index.ts";
 import { NodeClient } from "../../src/client/node-client.ts";
 import { initCluster, loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../../src/crypto/keys.ts";
@@ -265,6 +266,19 @@ export class TestCluster {
     const gateway = await this.client(i);
     this.pool ??= new CryptoPool({ threads: 2 });
     return new FileClient(gateway, this.pool, keys, options.chunkSize ?? CHUNK_SIZE, options);
+  }
+
+  /** The paths `files`'s gateway lists now: a full sync into a fresh in-memory listing index. */
+  async listedPaths(files: FileClient): Promise<string[]> {
+    const keys = deriveKeys(await loadDataKey(loadDataKeyPath(this.clusterDir)));
+    const { clusterId } = await loadIdentity(this.clusterDir, "client");
+    const index = ListingIndex.inMemory(clusterId, keys);
+    try {
+      await files.syncListing(index);
+      return [...index.files()].map((f) => f.path);
+    } finally {
+      index.close();
+    }
   }
 
   /** Every running node's id, by index (undefined for a node not running). */

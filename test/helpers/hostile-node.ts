@@ -114,8 +114,21 @@ async function answer(m: Message): Promise<Message> {
       const entry = live.find((e) => (m.pathId ? e.pathId === m.pathId : e.fileKey === m.fileKey));
       return { t: "file.entry", re: m.id, entry: entry ?? null };
     }
-    case "file.list":
-      return { t: "catalog.entries", re: m.id, entries: (await allEntries()).filter((e) => !e.deleted) };
+    case "catalog.changes": {
+      // Everything in one page every time, under a cursor that always moves on.
+      const entries = await allEntries();
+      const last = entries.at(-1);
+      const wall = Math.max(Date.now(), (m.after?.wall ?? 0) + 1);
+      const cursor = last && { wall, logical: 0, pathId: last.pathId };
+      return {
+        t: "catalog.changes.page",
+        re: m.id,
+        entries,
+        ...(cursor ? { cursor } : {}),
+        more: false,
+        purgedThrough: null,
+      };
+    }
     case "file.chunk.read": {
       const honest = await realCopy(m.chunkId);
       if (mode === "liar") return { t: "chunk.data", re: m.id, data: flipped(honest), from: realId };

@@ -13,8 +13,9 @@ import {
   diffBuckets,
   digestRecord,
 } from "../../src/cluster/digest.ts";
-import type { CatalogEntry } from "../../src/cluster/types.ts";
-import { Catalog } from "../../src/store/catalog.ts";
+import { compareHlc } from "../../src/cluster/hlc.ts";
+import type { CatalogEntry, Hlc } from "../../src/cluster/types.ts";
+import { Catalog, CHANGES_PAGE_BYTES, type ChangeCursor } from "../../src/store/catalog.ts";
 import { DATABASE_FILE, NodeDatabase, SCHEMA_VERSION } from "../../src/store/node-database.ts";
 
 const WRITER_A = "0a".repeat(16);
@@ -421,5 +422,141 @@ describe("Catalog", () => {
       }),
       { numRuns: 50 },
     );
+  });
+});
+
+describe("Catalog changes (what clients sync their listing index from)", () => {
+  /** Every change after `after`, page by page; how many pages it took. */
+  function drain(catalog: Catalog, after?: ChangeCursor, limit?: number) {
+    const entries: CatalogEntry[] = [];
+    let cursor = after;
+    let pages = 0;
+    for (;;) {
+      const page = catalog.changesSince(cursor, limit);
+      pages++;
+      entries.push(...page.entries);
+      cursor = page.cursor ?? cursor;
+      if (!page.more) return { entries, cursor, pages, purgedThrough: page.purgedThrough };
+    }
+  }
+
+  it("serves every entry once in the order it was stored, a newer version moving to the end", () => {
+    const catalog = openCatalog();
+    const paths = Array.from({ length: 25 }, (_, i) => pathIn(i * 9, `change ${i}`));
+    catalog.applyMany(paths.map((p) => file(p, 100)));
+    const first = drain(catalog, undefined, 4);
+    expect(first.entries.map((e) => e.pathId)).toEqual(paths);
+    expect(first.pages).toBe(7);
+
+    // A delete, a newer write and a re-delivery (which loses) after the cursor.
+    catalog.apply(tombstone(paths[3] as string, 200));
+    catalog.apply(file(paths[0] as string, 201));
+    expect(catalog.apply(file(paths[5] as string, 100))).toBe(false);
+    const second = drain(catalog, first.cursor, 4);
+    expect(second.entries.map((e) => [e.pathId, e.deleted])).toEqual([
+      [paths[3], true],
+      [paths[0], false],
+    ]);
+    expect(second.pages).toBe(1);
+    expect(drain(catalog, second.cursor).entries).toEqual([]);
+  });
+
+  it("orders by arrival here, not by the entries' own clocks", () => {
+    const catalog = openCatalog();
+    const [late, early] = [pathIn(1, "late"), pathIn(2, "early")];
+    catalog.apply(file(late, 5_000));
+    const { cursor } = drain(catalog);
+    // Stamped long ago by another node, arriving only now (anti-entropy after a partition).
+    catalog.apply(file(early, 10));
+    expect(drain(catalog, cursor).entries.map((e) => e.pathId)).toEqual([early]);
+  });
+
+  it("keeps a page under its byte budget, but always serves at least one entry", () => {
+    const catalog = openCatalog();
+    const big = new Uint8Array(4000);
+    catalog.applyMany(
+      Array.from({ length: 400 }, (_, i) => file(pathIn(i % 256, `big ${i}`), 1, { meta: big })),
+    );
+    const page = catalog.changesSince(undefined, 1000);
+    expect(page.more).toBe(true);
+    expect(page.entries.length * 4000).toBeLessThanOrEqual(CHANGES_PAGE_BYTES);
+    expect(page.entries.length).toBeGreaterThan(100);
+    expect(drain(catalog).entries).toHaveLength(400);
+  });
+
+  it("answers from the index on the arrival stamp, never by scanning the table", () => {
+    const db = openDatabase();
+    new Catalog(db);
+    const plan = db.sqlite
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT * FROM catalog WHERE (changed_wall, changed_logical, path_id) > (?, ?, ?)
+         ORDER BY changed_wall, changed_logical, path_id LIMIT ?`,
+      )
+      .all(1, 0, "", 10) as { detail: string }[];
+    expect(plan.map((p) => p.detail).join("; ")).toMatch(
+      /^SEARCH catalog USING (COVERING )?INDEX catalog_by_change/,
+    );
+  });
+
+  it("stamps arrivals after the last one stored, also when reopened with the wall clock set back", () => {
+    const root = tempRoot();
+    const first = new Catalog(openDatabase(root), () => 1_000_000);
+    first.apply(file(pathIn(1, "before restart"), 1));
+    const { cursor } = drain(first);
+    const again = new Catalog(openDatabase(root), () => 10);
+    again.apply(file(pathIn(2, "after restart"), 1));
+    expect(drain(again, cursor).entries.map((e) => e.pathId)).toEqual([pathIn(2, "after restart")]);
+  });
+
+  it("remembers the latest arrival stamp of a purged tombstone, across restarts", () => {
+    const root = tempRoot();
+    const catalog = new Catalog(openDatabase(root));
+    expect(catalog.changesSince(undefined).purgedThrough).toBeNull();
+    catalog.applyMany([tombstone(pathIn(1, "old delete"), 10), file(pathIn(2, "kept"), 10)]);
+    const before = drain(catalog);
+    expect(catalog.purgeTombstones(1_000)).toBe(1);
+    const purged = catalog.changesSince(undefined).purgedThrough;
+    expect(purged).not.toBeNull();
+    // The purged tombstone arrived before the live entry: a cursor past both missed nothing.
+    expect(
+      compareHlc(purged as Hlc, { wall: before.cursor?.wall ?? 0, logical: before.cursor?.logical ?? 0 }),
+    ).toBeLessThan(0);
+    expect(new Catalog(openDatabase(root)).changesSince(undefined).purgedThrough).toEqual(purged);
+  });
+
+  it("rejects cursors and limits out of range", () => {
+    const catalog = openCatalog();
+    const pathId = pathIn(0, "x");
+    for (const cursor of [
+      { wall: -1, logical: 0, pathId },
+      { wall: 1.5, logical: 0, pathId },
+      { wall: 1, logical: 65536, pathId },
+      { wall: 1, logical: 0, pathId: "zz" },
+    ]) {
+      expect(() => catalog.changesSince(cursor)).toThrow(
+        expect.objectContaining({ code: "E_MESSAGE_INVALID" }),
+      );
+    }
+    expect(() => catalog.changesSince(undefined, 0)).toThrow(
+      expect.objectContaining({ code: "E_MESSAGE_INVALID" }),
+    );
+  });
+
+  it("migrates a database of the first schema: its entries are served, stamped by their own clocks", () => {
+    const root = tempRoot();
+    fs.copyFileSync(
+      path.join(import.meta.dirname, "../fixtures/legacy-meta-v1/node-0", DATABASE_FILE),
+      path.join(root, DATABASE_FILE),
+    );
+    const catalog = new Catalog(openDatabase(root));
+    const { entries, cursor } = drain(catalog);
+    expect(entries).toHaveLength(3);
+    const latest = entries
+      .map((e) => e.hlc)
+      .sort(compareHlc)
+      .at(-1);
+    expect({ wall: cursor?.wall, logical: cursor?.logical }).toEqual(latest);
+    catalog.apply(file(pathIn(7, "after migration"), 1));
+    expect(drain(catalog, cursor).entries.map((e) => e.pathId)).toEqual([pathIn(7, "after migration")]);
   });
 });

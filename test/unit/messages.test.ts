@@ -51,9 +51,15 @@ const hostPort = fc
   )
   .map(([host, port]) => `${host}:${port}`);
 const member = fc.record({ nodeId, addr: hostPort });
+const hlc = fc.record({ wall: safeUint, logical: fc.integer({ min: 0, max: 0xffff }) });
+const changeCursor = fc.record({
+  wall: safeUint,
+  logical: fc.integer({ min: 0, max: 0xffff }),
+  pathId: hex64,
+});
 const catalogEntry: fc.Arbitrary<CatalogEntry> = fc.record({
   pathId: hex64,
-  hlc: fc.record({ wall: safeUint, logical: fc.integer({ min: 0, max: 0xffff }) }),
+  hlc,
   writer: nodeId,
   deleted: fc.boolean(),
   fileKey: fc.option(hex64, { nil: null }),
@@ -232,10 +238,25 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     re: requestId,
     entry: fc.option(catalogEntry, { nil: null }),
   }),
-  "file.list": fc.record(
-    { t: fc.constant("file.list"), id: requestId, cursor: fc.string({ minLength: 1, maxLength: 80 }) },
+  "catalog.changes": fc.record(
+    {
+      t: fc.constant("catalog.changes"),
+      id: requestId,
+      after: changeCursor,
+      limit: fc.integer({ min: 1, max: MAX_CATALOG_ENTRIES_PER_MESSAGE }),
+    },
     { requiredKeys: ["t", "id"] },
   ),
+  "catalog.changes.page": fc
+    .tuple(requestId, fc.array(catalogEntry, { maxLength: 4 }), changeCursor, fc.boolean(), fc.option(hlc))
+    .map(([re, entries, cursor, more, purged]) => ({
+      t: "catalog.changes.page" as const,
+      re,
+      entries,
+      ...(entries.length > 0 ? { cursor } : {}),
+      more,
+      purgedThrough: purged ?? null,
+    })),
   "chunk.locate": fc.record({
     t: fc.constant("chunk.locate"),
     id: requestId,
@@ -351,12 +372,26 @@ describe("message schemas", () => {
     expect(parseMessage({ t: "catalog.push", id: 1, entries: [entryWithLargestMeta] })).toBeTruthy();
   });
 
+  it("accept a page of changes of the most entries a message may hold", () => {
+    const page: Message = {
+      t: "catalog.changes.page",
+      re: 1,
+      entries: Array.from({ length: MAX_CATALOG_ENTRIES_PER_MESSAGE }, () => sampleEntry),
+      cursor: { wall: 2 ** 50, logical: 65535, pathId: "c".repeat(64) },
+      more: true,
+      purgedThrough: { wall: 1, logical: 0 },
+    };
+    expect(roundTrip(page)).toEqual(page);
+  });
+
   it("keep sizes beyond 32 bits exact", () => {
     const entry = { ...sampleEntry, size: Number.MAX_SAFE_INTEGER, hlc: { wall: 2 ** 50, logical: 65535 } };
     const message: Message = { t: "catalog.entries", re: 9, entries: [entry] };
     expect(roundTrip(message)).toEqual(message);
   });
 });
+
+const emptyPage = { t: "catalog.changes.page", re: 1, entries: [], more: false, purgedThrough: null };
 
 describe("parseMessage rejects", () => {
   const valid = {
@@ -439,6 +474,47 @@ describe("parseMessage rejects", () => {
       { t: "catalog.digest.reply", re: 1, buckets: [...Array(255).fill(Buffer.alloc(32)), Buffer.alloc(31)] },
       /at buckets\.255: expected exactly 32 bytes/,
     ],
+    [
+      "a page of changes with entries and no cursor",
+      { t: "catalog.changes.page", re: 1, entries: [sampleEntry], more: false, purgedThrough: null },
+      /at cursor: a page has a cursor exactly when it has entries/,
+    ],
+    [
+      "a page of changes with a cursor and no entries",
+      { ...emptyPage, cursor: { wall: 1, logical: 0, pathId: "a".repeat(64) } },
+      /at cursor: a page has a cursor exactly when it has entries/,
+    ],
+    [
+      "a page of changes without purgedThrough",
+      { ...emptyPage, purgedThrough: undefined },
+      /at purgedThrough/,
+    ],
+    [
+      "a cursor with a logical clock beyond 16 bits",
+      { t: "catalog.changes", id: 1, after: { wall: 1, logical: 65536, pathId: "a".repeat(64) } },
+      /at after\.logical/,
+    ],
+    [
+      "a cursor with a negative wall clock",
+      { t: "catalog.changes", id: 1, after: { wall: -1, logical: 0, pathId: "a".repeat(64) } },
+      /at after\.wall/,
+    ],
+    [
+      "a cursor whose path id is not hex",
+      { t: "catalog.changes", id: 1, after: { wall: 1, logical: 0, pathId: "g".repeat(64) } },
+      /at after\.pathId/,
+    ],
+    [
+      "a cursor with an extra field",
+      { t: "catalog.changes", id: 1, after: { wall: 1, logical: 0, pathId: "a".repeat(64), x: 1 } },
+      /at after/,
+    ],
+    ["a page limit of 0", { t: "catalog.changes", id: 1, limit: 0 }, /at limit/],
+    [
+      "a page limit beyond the entries a message holds",
+      { t: "catalog.changes", id: 1, limit: MAX_CATALOG_ENTRIES_PER_MESSAGE + 1 },
+      /at limit/,
+    ],
     ["a bucket number beyond 255", { t: "catalog.pull", id: 1, buckets: [256] }, /at buckets\.0/],
     ["text where binary belongs", { t: "chunk.data", re: 1, data: "abc" }, /at data/],
     ["an error code that does not exist", { t: "error", code: "E_NOPE", message: "x" }, /at code/],
@@ -473,6 +549,75 @@ describe("parseMessage rejects", () => {
   });
 });
 
+describe("change cursors and pages of changes", () => {
+  const anyValue = fc.oneof(
+    fc.integer(),
+    fc.double(),
+    fc.string({ maxLength: 70 }),
+    hexChars(64),
+    fc.constant(null),
+    fc.constant(undefined),
+  );
+  const isCursor = (c: { wall: unknown; logical: unknown; pathId: unknown }) =>
+    Number.isSafeInteger(c.wall) &&
+    (c.wall as number) >= 0 &&
+    Number.isInteger(c.logical) &&
+    (c.logical as number) >= 0 &&
+    (c.logical as number) <= 0xffff &&
+    typeof c.pathId === "string" &&
+    /^[0-9a-f]{64}$/.test(c.pathId);
+
+  it("decode a cursor exactly when its clock stamp and path id are in bounds", () => {
+    fc.assert(
+      fc.property(
+        changeCursor,
+        fc.constantFrom("wall", "logical", "pathId"),
+        anyValue,
+        (cursor, field, value) => {
+          // undefined stands for a cursor missing that field.
+          const after: Record<string, unknown> = { ...cursor, [field]: value };
+          if (value === undefined) delete after[field];
+          const raw = { t: "catalog.changes", id: 1, after };
+          let decoded: Message | undefined;
+          try {
+            decoded = parseMessage(new FrameDecoder(limits).push(encodeFrame(raw as Message, limits))[0]);
+          } catch (err) {
+            expect((err as DmfsError).code).toBe("E_MESSAGE_INVALID");
+          }
+          expect(decoded !== undefined).toBe(value !== undefined && isCursor(after as typeof cursor));
+          // JSON: -0 is a valid wall clock that comes back as 0.
+          if (decoded) expect(decoded).toEqual(JSON.parse(JSON.stringify(raw)));
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("decode a page exactly when it has a cursor for its entries and none without", () => {
+    fc.assert(
+      fc.property(
+        fc.array(catalogEntry, { maxLength: 3 }),
+        fc.option(changeCursor, { nil: undefined }),
+        fc.boolean(),
+        (entries, cursor, more) => {
+          const raw = {
+            t: "catalog.changes.page",
+            re: 1,
+            entries,
+            ...(cursor ? { cursor } : {}),
+            more,
+            purgedThrough: null,
+          } as Message;
+          const ok = (cursor !== undefined) === entries.length > 0;
+          const parse = () => parseMessage(new FrameDecoder(limits).push(encodeFrame(raw, limits))[0]);
+          if (ok) expect(parse()).toEqual(raw);
+          else expect(thrown(parse).code).toBe("E_MESSAGE_INVALID");
+        },
+      ),
+    );
+  });
+});
+
 describe("allowedFrom", () => {
   const clientTypes = ["hello", "error", "ok", "ping", "pong", "status"];
   const clientOnlyTypes: string[] = [
@@ -481,7 +626,7 @@ describe("allowedFrom", () => {
     "file.chunk.read",
     "file.commit",
     "file.lookup",
-    "file.list",
+    "catalog.changes",
     "chunk.locate",
     "cluster.revoke",
     "file.chunk.touch",
