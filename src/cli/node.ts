@@ -1,6 +1,6 @@
 // `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
 import { Command, Option } from "commander";
-import { loadConfig, nodeBundleDir } from "../config/config.ts";
+import { loadConfig, nodeBundleDir, parseReserve } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
 import { startNode } from "../node/node-process.ts";
@@ -19,6 +19,7 @@ interface NodeCliOptions {
   logLevel: LogLevel;
   gcGraceMs?: string;
   gcIntervalMs?: string;
+  diskReserve?: string;
 }
 
 export function nodeCommand(): Command {
@@ -44,6 +45,10 @@ export function nodeCommand(): Command {
       "--gc-interval-ms <ms>",
       "time between garbage collection passes (default: config, else 10 minutes)",
     )
+    .option(
+      "--disk-reserve <share|size>",
+      'free space kept on the root\'s disk, e.g. "5%" or "2GiB"; below it the node takes no new chunk copies, 0 turns it off (default: config, else 5%)',
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -58,7 +63,8 @@ export function nodeCommand(): Command {
           ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
           : {}),
       };
-      const node = await startNode({ ...options, ...gc, logger });
+      const reserve = o.diskReserve === undefined ? {} : { diskReserve: reserveFlag(o.diskReserve) };
+      const node = await startNode({ ...options, ...gc, ...reserve, logger });
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
@@ -94,6 +100,7 @@ function fromConfig(o: NodeCliOptions) {
     failureTimeoutMs: config.cluster.failureTimeoutMs,
     gcGraceMs: config.cluster.gcGraceMs,
     gcIntervalMs: config.cluster.gcIntervalMs,
+    diskReserve: server.diskReserve ?? config.cluster.diskReserve,
   };
 }
 
@@ -120,6 +127,17 @@ function fromFlags(o: NodeCliOptions) {
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
   };
+}
+
+function reserveFlag(value: string) {
+  const reserve = parseReserve(value);
+  if (reserve === undefined) {
+    throw new DmfsError(
+      "E_USAGE",
+      '--disk-reserve must be a share of the disk like "5%" (0 to 50) or a size like "512MiB"',
+    );
+  }
+  return reserve;
 }
 
 function positiveInt(value: string, flag: string): number {

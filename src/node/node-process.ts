@@ -7,17 +7,20 @@ import { type AnyActorRef, createActor, fromPromise } from "xstate";
 import { createInboundServer } from "../actors/inbound.ts";
 import { createListener, listenError } from "../actors/listener.ts";
 import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.ts";
-import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
+import { heartbeat, type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadNodeBundle } from "../cluster/cluster-dir.ts";
+import { FullPeers } from "../cluster/full-peers.ts";
 import { HybridClock } from "../cluster/hlc.ts";
 import { PeerClocks } from "../cluster/peer-clocks.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
+import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { Catalog } from "../store/catalog.ts";
 import { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import { ChunkStore } from "../store/chunk-store.ts";
+import { DEFAULT_RESERVE, DiskReserve, type ReserveSetting } from "../store/disk-reserve.ts";
 import { MemberTable } from "../store/members.ts";
 import { NodeDatabase } from "../store/node-database.ts";
 import { loadOrCreateNodeId } from "../store/node-identity.ts";
@@ -56,7 +59,12 @@ export interface NodeOptions {
   gcIntervalMs?: number;
   /** Crypto worker threads; defaults to the available cores. */
   threads?: number;
+  /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
+  diskReserve?: ReserveSetting;
 }
+
+/** How often a node reads its disk's free space when nothing is written (writes read it themselves). */
+const DISK_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * The wall clock this node stamps writes with. DMFS_TEST_CLOCK_OFFSET_MS shifts it, and is read here
@@ -106,6 +114,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
+  const log = logger.child({ nodeId: nodeId.slice(0, 8) });
+  const reserve = DiskReserve.forDirectory(opts.root, {
+    reserve: opts.diskReserve ?? DEFAULT_RESERVE,
+    copyBytes: opts.chunkSize + CHUNK_OVERHEAD_BYTES,
+    onChange: (full, figures) =>
+      full
+        ? log.warn(figures, "disk below its free-space reserve: this node takes no new chunk copies")
+        : log.info(figures, "disk above its free-space reserve again: this node takes new chunk copies"),
+  });
+  await reserve.refresh();
   // Asked on the first status snapshot, not at start: loading a backend in the threads right away
   // competes with the node's own start-up for the CPU.
   let blake3Backend: Promise<Blake3Backend> | undefined;
@@ -113,6 +131,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // the pool themselves and hand the store verified bytes.
   const store = await ChunkStore.open(opts.root, {
     hash: async (bytes) => (await pool.hash(bytes.slice())).id,
+    reserve,
   });
   const counters: ConnectionCounters = { bytesIn: 0, bytesOut: 0, framesRejected: {} };
   const maxFrameBytes = maxFrameBytesFor(opts.chunkSize);
@@ -131,7 +150,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     backoffBaseMs: 100,
     backoffMaxMs: Math.min(2_000, opts.failureTimeoutMs),
   };
-  const log = logger.child({ nodeId: nodeId.slice(0, 8) });
   const revocations = await RevocationGuard.open(opts.root, identity.ca, log);
   const admit = (socket: TLSSocket) => revocations.admit(socket);
   const gossip = (members: Record<string, Member>, children: Record<string, AnyActorRef | undefined>) =>
@@ -160,6 +178,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     counters,
     activity,
     underReplicated: () => repair.underReplicated,
+    reserve,
     gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
   });
 
@@ -177,6 +196,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const clock = new HybridClock(wallClock, catalog.latestHlc());
   const peerClocks = new PeerClocks(wallClock);
+  // A peer with room again may be a home that missed copies while full: repair now, not in 30 s.
+  const fullPeers = new FullPeers(() => repair.trigger());
+  const fullNodes = {
+    isFull: (id: string) => (id === nodeId ? reserve.full : fullPeers.isFull(id)),
+    refused: (id: string) => {
+      if (id !== nodeId) fullPeers.refused(id);
+    },
+  };
   const gcGraceMs = opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
   const gateway = new Gateway({
     mesh,
@@ -190,6 +217,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     peerClocks,
     activity,
     log,
+    fullNodes,
+    localPaths: [opts.root, store.root],
   });
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
   const gc = new GarbageCollector({
@@ -199,7 +228,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     graceMs: gcGraceMs,
     log,
   });
-  const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isCondemned(id));
+  const repair = new Repair(mesh, store, pool, opts.replication, log, (id) => gc.isCondemned(id), fullNodes);
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
 
@@ -233,10 +262,13 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           activity,
           revocations,
           log,
+          fullPeers,
+          replyScope: { nodeId, localPaths: [opts.root, store.root, opts.bundleDir] },
         }),
       ),
       peerLink: peerLinkMachine.provide({
         actors: {
+          heartbeat: heartbeat(() => (reserve.full ? { full: true } : {})),
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
             dialNode(input.addr, {
               identity,
@@ -297,6 +329,12 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     throw err;
   }
   status.start();
+  const diskCheck = setInterval(() => {
+    reserve
+      .refresh()
+      .catch((err: Error) => log.warn({ err: err.message }, "could not read the disk's free space"));
+  }, DISK_CHECK_INTERVAL_MS);
+  diskCheck.unref();
   antiEntropy.start();
   repair.start();
   scrub.start();
@@ -308,6 +346,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     listenAddr,
     async stop() {
       status.stop();
+      clearInterval(diskCheck);
       antiEntropy.stop();
       repair.stop();
       scrub.stop();

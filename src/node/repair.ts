@@ -2,7 +2,8 @@
 // rendezvous rank, alive or not). After a membership change and periodically, the node asks the alive
 // homes which chunks they lack and pushes them, one at a time so repair never starves client traffic.
 // Extra copies (held by a stand-in while a home was down) are kept: dropping them is left for later.
-// Chunks garbage collection found unreferenced are not pushed.
+// Chunks garbage collection found unreferenced are not pushed, nor copies to a home whose disk is full
+// (they go once its heartbeat says it has room again).
 import { homes } from "../cluster/placement.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
@@ -16,7 +17,11 @@ export class Repair {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
-  /** Chunks held here whose homes lacked a copy at the end of the last scan; null before the first. */
+  /**
+   * Chunks held here whose homes lacked a copy at the end of the last scan, each counted only by its
+   * highest-ranked holder the scan heard of (a home above this node that holds it counts it instead),
+   * so the nodes' figures add up to a cluster-wide count; null before the first scan.
+   */
   underReplicated: number | null = null;
 
   constructor(
@@ -27,6 +32,8 @@ export class Repair {
     private readonly log: Logger,
     /** Chunks garbage collection is about to delete: pushing them would only bring them back. */
     private readonly skip: (chunkId: string) => boolean = () => false,
+    /** Homes below their free-space reserve take no copies. */
+    private readonly fullNodes: { isFull(nodeId: string): boolean } = { isFull: () => false },
   ) {}
 
   start(intervalMs = REPAIR_INTERVAL_MS): void {
@@ -90,6 +97,8 @@ export class Repair {
       }
     }
     const lacking = new Set<string>();
+    /** Per chunk, the homes that said they hold it. */
+    const heldBy = new Map<string, Set<string>>();
     let pushed = 0;
     for (const [peer, chunkIds] of wanted) {
       const conn = this.mesh.connection(peer);
@@ -103,7 +112,14 @@ export class Repair {
         continue;
       }
       for (const [i, id] of chunkIds.entries()) {
-        if (reply.have[i]) continue;
+        if (reply.have[i]) {
+          heldBy.set(id, (heldBy.get(id) ?? new Set()).add(peer));
+          continue;
+        }
+        if (this.fullNodes.isFull(peer)) {
+          lacking.add(id);
+          continue;
+        }
         try {
           const { id: actual, bytes } = await this.pool.hash(await this.store.getUnverified(id));
           if (actual !== id) {
@@ -117,6 +133,12 @@ export class Repair {
         }
       }
     }
-    return { under: lacking.size, pushed };
+    const countedHere = [...lacking].filter((id) => {
+      const ranked = homes(id, everyone, this.replication);
+      const self = ranked.indexOf(this.mesh.selfId);
+      const above = self === -1 ? ranked : ranked.slice(0, self);
+      return !above.some((home) => heldBy.get(id)?.has(home));
+    });
+    return { under: countedHere.length, pushed };
   }
 }

@@ -1,6 +1,8 @@
 // What a node answers. Every message reaching here passed schema and role checks in the Connection;
-// handlers do the work against the store and the catalog and return the reply.
+// handlers do the work against the store and the catalog and return the reply. A failure is answered
+// with its code in a sentence that names no local path; the node logs the full error itself.
 import type { InboundContext, RequestHandler } from "../actors/inbound.ts";
+import type { FullPeers } from "../cluster/full-peers.ts";
 import type { HybridClock } from "../cluster/hlc.ts";
 import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import { DmfsError } from "../errors.ts";
@@ -9,6 +11,7 @@ import type { Catalog } from "../store/catalog.ts";
 import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { type ReplyScope, replyErrorFor } from "./error-replies.ts";
 import type { GarbageCollector } from "./garbage-collector.ts";
 import type { Gateway } from "./gateway.ts";
 import type { Logger } from "./logger.ts";
@@ -30,9 +33,28 @@ export interface NodeServices {
   activity: Activity;
   revocations: RevocationGuard;
   log: Logger;
+  /** Peers that said their disk is below its reserve: their heartbeats update it. */
+  fullPeers?: FullPeers;
+  /** What error replies must not carry (the node's root). */
+  replyScope: ReplyScope;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
+  const handle = createHandler(services);
+  const { log, replyScope } = services;
+  return async (m, from) => {
+    try {
+      return await handle(m, from);
+    } catch (err) {
+      const reply = replyErrorFor(err, replyScope);
+      if (reply !== err)
+        log.warn({ request: m.t, err: (err as Error).message }, "a request failed on this node");
+      throw reply;
+    }
+  };
+}
+
+function createHandler(services: NodeServices): RequestHandler {
   const {
     store,
     catalog,
@@ -46,10 +68,12 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     activity,
     revocations,
     log,
+    fullPeers,
   } = services;
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
+        if (from.hello.nodeId) fullPeers?.heard(from.hello.nodeId, m.full);
         if (from.hello.nodeId) {
           const behindMs = peerClocks?.heard(from.hello.nodeId, m.at);
           if (behindMs !== undefined) {
