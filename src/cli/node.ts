@@ -20,6 +20,7 @@ interface NodeCliOptions {
   gcGraceMs?: string;
   gcIntervalMs?: string;
   diskReserve?: string;
+  repairIntervalMs?: string;
 }
 
 export function nodeCommand(): Command {
@@ -45,6 +46,7 @@ export function nodeCommand(): Command {
       "--gc-interval-ms <ms>",
       "time between garbage collection passes (default: config, else 10 minutes)",
     )
+    .option("--repair-interval-ms <ms>", "time between repair scans (default: config, else 30 s)")
     .option(
       "--disk-reserve <share|size>",
       'free space kept on the root\'s disk, e.g. "5%" or "2GiB"; below it the node takes no new chunk copies, 0 turns it off (default: config, else 5%)',
@@ -61,6 +63,9 @@ export function nodeCommand(): Command {
         ...(o.gcGraceMs !== undefined ? { gcGraceMs: positiveInt(o.gcGraceMs, "--gc-grace-ms") } : {}),
         ...(o.gcIntervalMs !== undefined
           ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
+          : {}),
+        ...(o.repairIntervalMs !== undefined
+          ? { repairIntervalMs: positiveInt(o.repairIntervalMs, "--repair-interval-ms") }
           : {}),
       };
       const reserve = o.diskReserve === undefined ? {} : { diskReserve: reserveFlag(o.diskReserve) };
@@ -101,6 +106,7 @@ function fromConfig(o: NodeCliOptions) {
     gcGraceMs: config.cluster.gcGraceMs,
     gcIntervalMs: config.cluster.gcIntervalMs,
     diskReserve: server.diskReserve ?? config.cluster.diskReserve,
+    repairIntervalMs: config.cluster.repairIntervalMs,
   };
 }
 

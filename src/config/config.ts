@@ -23,6 +23,8 @@ export interface ClusterConfig {
   gcGraceMs: number;
   /** Time between a node's periodic garbage collection passes. */
   gcIntervalMs: number;
+  /** Time between a node's periodic repair scans. */
+  repairIntervalMs: number;
   /** Free space every node keeps on its disk (below it, no new chunk copies); a server may override it. */
   diskReserve: ReserveSetting;
 }
@@ -145,6 +147,7 @@ const clusterSchema = (base: string) =>
       failureTimeoutMs: positiveMilliseconds.default(5000),
       gcGraceMs: positiveMilliseconds.default(60 * 60_000),
       gcIntervalMs: positiveMilliseconds.default(10 * 60_000),
+      repairIntervalMs: positiveMilliseconds.default(30_000),
       diskReserve: reserveSchema.default(DEFAULT_RESERVE),
     })
     .transform((cluster, ctx) => {

@@ -59,6 +59,8 @@ export interface NodeOptions {
   gcIntervalMs?: number;
   /** Crypto worker threads; defaults to the available cores. */
   threads?: number;
+  /** Time between periodic repair scans (default 30 s). */
+  repairIntervalMs?: number;
   /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
   diskReserve?: ReserveSetting;
 }
@@ -336,7 +338,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   }, DISK_CHECK_INTERVAL_MS);
   diskCheck.unref();
   antiEntropy.start();
-  repair.start();
+  repair.start(opts.repairIntervalMs);
   scrub.start();
   gc.start(opts.gcIntervalMs);
   log.info({ listenAddr, root: opts.root, peers: known.length }, "node listening");

@@ -61,6 +61,7 @@ servers:
       failureTimeoutMs: 5000,
       gcGraceMs: 3_600_000,
       gcIntervalMs: 600_000,
+      repairIntervalMs: 30_000,
       diskReserve: { percent: 5 },
     });
     expect(config.servers).toEqual([
@@ -116,6 +117,7 @@ servers:
       failureTimeoutMs: 900,
       gcGraceMs: 5000,
       gcIntervalMs: 60000,
+      repairIntervalMs: 30_000,
       diskReserve: { bytes: 2 * 1024 * 1024 * 1024 },
     });
     expect(config.servers[0]?.diskReserve).toEqual({ percent: 10 });
