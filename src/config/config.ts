@@ -260,7 +260,7 @@ export function parseReserve(value: unknown): ReserveSetting | undefined {
     return Number.isFinite(percent) && percent >= 0 && percent <= 50 ? { percent } : undefined;
   }
   const bytes = parseSize(value);
-  return bytes === undefined || bytes < 0 ? undefined : { bytes };
+  return bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 0 ? undefined : { bytes };
 }
 
 function parseSize(value: unknown): number | undefined {

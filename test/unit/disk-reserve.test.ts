@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseReserve } from "../../src/config/config.ts";
 import { isDmfsError } from "../../src/errors.ts";
@@ -37,7 +38,30 @@ describe("free-space reserve", () => {
     expect(parseReserve("5%")).toEqual({ percent: 5 });
     expect(parseReserve("2GiB")).toEqual({ bytes: 2 * 1024 * MIB });
     expect(parseReserve(0)).toEqual({ bytes: 0 });
-    for (const bad of ["51%", "-1%", "lots", -5, "5 %%", null]) expect(parseReserve(bad)).toBeUndefined();
+    for (const bad of ["51%", "-1%", "lots", -5, "5 %%", null, "99999999999999999999GiB"])
+      expect(parseReserve(bad)).toBeUndefined();
+  });
+
+  it("reads any reserve value without throwing, and accepts only shares of 0..50% and whole sizes", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.double(), fc.integer(), fc.constant(null), fc.object()),
+        (value) => {
+          const r = parseReserve(value);
+          if (r === undefined) return true;
+          return "percent" in r
+            ? r.percent >= 0 && r.percent <= 50
+            : Number.isSafeInteger(r.bytes) && r.bytes >= 0;
+        },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 2 ** 30 }), (percent, bytes) => {
+        expect(parseReserve(`${percent}%`)).toEqual({ percent });
+        expect(parseReserve(String(bytes))).toEqual({ bytes });
+        expect(parseReserve(`${bytes}MiB`)).toEqual({ bytes: bytes * MIB });
+      }),
+    );
   });
 
   it("counts the node full once a copy would no longer fit above the reserve, and says so once", async () => {
