@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { GcReportJson } from "../../src/cli/gc.ts";
 import type { ClusterStatusJson } from "../../src/cli/status.ts";
 import { homes } from "../../src/cluster/placement.ts";
 import {
@@ -155,11 +156,16 @@ describe.skipIf(problem !== undefined)(
       );
     }, 240_000);
 
-    it("3 nodes, 2 of them full: an upload exits 8 with 'disk full on the nodes', reads go on, and freeing one disk lets uploads through", async () => {
-      const c = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0] }], {
-        replication: 3,
-        writeQuorum: 2,
-      });
+    it("3 nodes, 2 of them full: an upload exits 8 with 'disk full on the nodes', reads go on, freeing one disk lets uploads through, and a full node deletes and collects", async () => {
+      const gc = ["--gc-grace-ms", "1500"];
+      const c = await TestCluster.create(
+        [
+          { join: [], extraArgs: gc },
+          { join: [0], extraArgs: gc },
+          { join: [0], extraArgs: gc },
+        ],
+        { replication: 3, writeQuorum: 2 },
+      );
       cluster = c;
       const roots = [await c.mountTmpfs(1, 16), await c.mountTmpfs(2, 16)];
       await c.startAll();
@@ -199,6 +205,24 @@ describe.skipIf(problem !== undefined)(
         return r.code === 0;
       });
       expect(c.isRunning(1) && c.isRunning(2)).toBe(true);
+
+      // Node 2 is still full: it deletes a file as a gateway, and garbage collection reclaims on it.
+      expect((await c.status(2)).store.full).toBe(true);
+      const del = await c.runCli(["delete", "before.bin"], { gateway: 2 });
+      expect(del.code, del.stderr).toBe(0);
+      const node2 = (await c.status(2)).nodeId;
+      await waitFor(
+        "garbage collection to reclaim before.bin's copies on node 2",
+        async () => {
+          const r = await c.runCli(["gc", "--now", "--json"], { gateway: 2 });
+          const report = JSON.parse(r.stdout) as GcReportJson;
+          return (report.nodes.find((n) => n.id === node2)?.reclaimedBytes ?? 0) > 2 * MIB;
+        },
+        60_000,
+      );
+      // What it reclaimed is room again: node 2 takes copies once more, and says so.
+      await waitFor("node 2 to say it has room again", async () => !(await c.status(2)).store.full);
+      expect(lines(c, 2, ROOM_LINE)).toHaveLength(1);
     }, 180_000);
 
     it("a write that fails with ENOSPC on a node (reserve off) reaches the client as exit 8 without any local path", async () => {
