@@ -1,8 +1,7 @@
 // The gateway: what a node does for the client connected to it. It places each sealed chunk on its
 // homes (rendezvous hashing over alive members with room on their disks) and acknowledges once W
-// copies are on disk, fetches
-// reads from any replica and verifies them, and stamps and replicates catalog entries. It only ever
-// handles what the client sends: ciphertext, ids and sizes.
+// copies are on disk, fetches reads from any replica and verifies them, and stamps and replicates
+// catalog entries. It only ever handles what the client sends: ciphertext, ids and sizes.
 import { type HybridClock, MAX_CLOCK_AHEAD_MS } from "../cluster/hlc.ts";
 import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import { placeWrite, rankNodes } from "../cluster/placement.ts";

@@ -47,8 +47,10 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
       return await handle(m, from);
     } catch (err) {
       const reply = replyErrorFor(err, replyScope);
-      if (reply !== err)
-        log.warn({ request: m.t, err: (err as Error).message }, "a request failed on this node");
+      if (reply !== err) {
+        const message = err instanceof Error ? err.message : String(err);
+        log.warn({ request: m.t, err: message }, "a request failed on this node");
+      }
       throw reply;
     }
   };
@@ -73,8 +75,8 @@ function createHandler(services: NodeServices): RequestHandler {
   return async (m: Message, from: InboundContext): Promise<Message | undefined> => {
     switch (m.t) {
       case "ping":
-        if (from.hello.nodeId) fullPeers?.heard(from.hello.nodeId, m.full);
         if (from.hello.nodeId) {
+          fullPeers?.heard(from.hello.nodeId, m.full);
           const behindMs = peerClocks?.heard(from.hello.nodeId, m.at);
           if (behindMs !== undefined) {
             log.warn(
