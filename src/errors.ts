@@ -9,6 +9,7 @@ export const ErrorCodes = {
   E_CORRUPT: "what the cluster sent does not match the file's sealed metadata",
   // store
   E_NO_SPACE: "no space left on the device",
+  E_DISK_FULL: "disk full on the nodes",
   E_PERMISSION: "permission denied",
   E_READ_ONLY: "read-only file system",
   E_NOT_FOUND: "not found",

@@ -55,6 +55,43 @@ interface PeerLinkContext extends PeerLinkInput {
   reason: string | null;
 }
 
+/** What a node tells each peer in every ping besides the time: whether its disk is below its reserve. */
+export type PingNews = { full?: boolean };
+
+/**
+ * The heartbeat of a connected link: a ping every `heartbeatMs` (carrying `news()`), a `link.pong`
+ * with the round trip for each answer, `link.closed` when the connection goes.
+ */
+export function heartbeat(news: () => PingNews) {
+  return fromCallback<PeerLinkEvent, { session: LinkSession; timing: LinkTiming }>(({ input, sendBack }) => {
+    const { conn } = input.session;
+    let inFlight = false;
+    const ping = async () => {
+      if (inFlight) return;
+      inFlight = true;
+      const started = performance.now();
+      try {
+        await conn.request({ t: "ping", at: Date.now(), ...news() }, input.timing.failureTimeoutMs);
+        sendBack({ type: "link.pong", rttMs: Math.round((performance.now() - started) * 100) / 100 });
+      } catch {
+        // A lost ping shows up as silence: the state timers do the rest.
+      } finally {
+        inFlight = false;
+      }
+    };
+    const onClose = (reason: { message: string } | undefined) =>
+      sendBack({ type: "link.closed", reason: reason?.message ?? null });
+    conn.on("close", onClose);
+    if (conn.isClosed) onClose(undefined);
+    void ping();
+    const timer = setInterval(ping, input.timing.heartbeatMs);
+    return () => {
+      clearInterval(timer);
+      conn.off("close", onClose);
+    };
+  });
+}
+
 export const peerLinkMachine = setup({
   types: {
     context: {} as PeerLinkContext,
@@ -66,35 +103,8 @@ export const peerLinkMachine = setup({
     connect: fromPromise<LinkSession, { addr: string }>(async () => {
       throw new Error("peer link: connect is not provided");
     }),
-    heartbeat: fromCallback<PeerLinkEvent, { session: LinkSession; timing: LinkTiming }>(
-      ({ input, sendBack }) => {
-        const { conn } = input.session;
-        let inFlight = false;
-        const ping = async () => {
-          if (inFlight) return;
-          inFlight = true;
-          const started = performance.now();
-          try {
-            await conn.request({ t: "ping", at: Date.now() }, input.timing.failureTimeoutMs);
-            sendBack({ type: "link.pong", rttMs: Math.round((performance.now() - started) * 100) / 100 });
-          } catch {
-            // A lost ping shows up as silence: the state timers do the rest.
-          } finally {
-            inFlight = false;
-          }
-        };
-        const onClose = (reason: { message: string } | undefined) =>
-          sendBack({ type: "link.closed", reason: reason?.message ?? null });
-        conn.on("close", onClose);
-        if (conn.isClosed) onClose(undefined);
-        void ping();
-        const timer = setInterval(ping, input.timing.heartbeatMs);
-        return () => {
-          clearInterval(timer);
-          conn.off("close", onClose);
-        };
-      },
-    ),
+    // The node provides its own (`heartbeat(...)`) to tell peers about itself in every ping.
+    heartbeat: heartbeat(() => ({})),
   },
   delays: {
     suspectAfter: ({ context }) => context.timing.suspectAfterMs,

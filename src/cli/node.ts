@@ -1,6 +1,6 @@
 // `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
 import { Command, Option } from "commander";
-import { loadConfig, nodeBundleDir, parseCapacity } from "../config/config.ts";
+import { loadConfig, nodeBundleDir, parseCapacity, parseReserve } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
 import { splitHostPort } from "../node/address.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
@@ -23,6 +23,8 @@ interface NodeCliOptions {
   gcIntervalMs?: string;
   metricsAddr?: string;
   capacity?: string;
+  diskReserve?: string;
+  repairIntervalMs?: string;
 }
 
 export function nodeCommand(): Command {
@@ -58,6 +60,11 @@ export function nodeCommand(): Command {
       "--capacity <bytes>",
       "bytes this node offers, e.g. 500G: its weight when the admin signs the next layout (default: config, else the disk's free space)",
     )
+    .option("--repair-interval-ms <ms>", "time between repair scans (default: config, else 30 s)")
+    .option(
+      "--disk-reserve <share|size>",
+      'free space kept on the root\'s disk, e.g. "5%" or "2GiB"; below it the node takes no new chunk copies, 0 turns it off (default: config, else 5%)',
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -71,6 +78,9 @@ export function nodeCommand(): Command {
         ...(o.gcIntervalMs !== undefined
           ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
           : {}),
+        ...(o.repairIntervalMs !== undefined
+          ? { repairIntervalMs: positiveInt(o.repairIntervalMs, "--repair-interval-ms") }
+          : {}),
       };
       const metricsAddr = o.metricsAddr ?? options.metricsAddr;
       // A bad address is a usage error now, not a node that starts and then fails.
@@ -79,9 +89,11 @@ export function nodeCommand(): Command {
       if (capacity === undefined && o.capacity !== undefined) {
         throw new DmfsError("E_USAGE", "--capacity must be a number of bytes, such as 500G or 1099511627776");
       }
+      const reserve = o.diskReserve === undefined ? {} : { diskReserve: reserveFlag(o.diskReserve) };
       const node = await startNode({
         ...options,
         ...gc,
+        ...reserve,
         ...(capacity === undefined ? {} : { capacity }),
         ...(metricsAddr ? { metricsAddr } : {}),
         logger,
@@ -123,6 +135,8 @@ function fromConfig(o: NodeCliOptions) {
     gcIntervalMs: config.cluster.gcIntervalMs,
     metricsAddr: server.metricsAddr,
     capacity: server.capacity,
+    diskReserve: server.diskReserve ?? config.cluster.diskReserve,
+    repairIntervalMs: config.cluster.repairIntervalMs,
   };
 }
 
@@ -151,6 +165,17 @@ function fromFlags(o: NodeCliOptions) {
     metricsAddr: undefined,
     capacity: undefined as number | undefined,
   };
+}
+
+function reserveFlag(value: string) {
+  const reserve = parseReserve(value);
+  if (reserve === undefined) {
+    throw new DmfsError(
+      "E_USAGE",
+      '--disk-reserve must be a share of the disk like "5%" (0 to 50) or a size like "512MiB"',
+    );
+  }
+  return reserve;
 }
 
 function positiveInt(value: string, flag: string): number {

@@ -15,6 +15,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_UNREACHABLE: 6,
   E_QUORUM: 7,
   E_NO_SPACE: 8,
+  E_DISK_FULL: 8,
 };
 
 /** `ls` listed what it could, but some entries did not open or did not match their metadata. */

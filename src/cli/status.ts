@@ -1,4 +1,5 @@
-// `dmfs status`: asks a node for the cluster's members, then every member for its own store figures.
+// `dmfs status`: asks a node for the cluster's members, then every member for its own store figures,
+// whether its disk is below its free-space reserve, and its share of the under-replicated chunks.
 import { Command } from "commander";
 import { NodeClient } from "../client/node-client.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
@@ -9,6 +10,12 @@ import { formatBytes, table } from "./format.ts";
 export interface ClusterStatusJson {
   clusterId: string;
   gateway: string;
+  /**
+   * Chunks with a home lacking its copy, cluster-wide: the sum of the alive nodes' counts from their
+   * last repair scan (each chunk is counted by one holder); null while an alive node has not scanned
+   * or did not answer.
+   */
+  underReplicated: number | null;
   nodes: {
     id: string;
     address: string;
@@ -17,6 +24,11 @@ export interface ClusterStatusJson {
     chunks: number | null;
     bytes: number | null;
     diskFree: number | null;
+    /** Below its free-space reserve (`diskReserve` bytes): takes no new chunk copies; null when unknown. */
+    full: boolean | null;
+    diskReserve: number | null;
+    /** The node's share of the under-replicated chunks at its last repair scan; null before one. */
+    underReplicated: number | null;
     /** Bytes of unreferenced chunks at the node's last GC pass, not yet deleted; null before a pass. */
     reclaimable: number | null;
     /** Bytes garbage collection deleted on the node since it started. */
@@ -75,13 +87,20 @@ export async function clusterStatus(
         chunks: detail?.store.chunks ?? null,
         bytes: detail?.store.bytes ?? null,
         diskFree: detail?.store.diskFree ?? null,
+        full: detail?.store.full ?? null,
+        diskReserve: detail?.store.reserveBytes ?? null,
+        underReplicated: detail?.underReplicated ?? null,
         reclaimable: detail?.gc.reclaimableBytes ?? null,
         reclaimed: detail?.gc.reclaimedBytes ?? null,
         blake3: detail?.blake3Backend ?? null,
       };
     }),
   );
-  return { clusterId: own.clusterId, gateway: gateway.addr, nodes };
+  const scanned = nodes.filter((n) => n.state !== "down").map((n) => n.underReplicated);
+  const underReplicated = scanned.every((u) => u !== null)
+    ? scanned.reduce((sum: number, u) => sum + (u ?? 0), 0)
+    : null;
+  return { clusterId: own.clusterId, gateway: gateway.addr, underReplicated, nodes };
 }
 
 function render(s: ClusterStatusJson): string {
@@ -111,9 +130,17 @@ function render(s: ClusterStatusJson): string {
         n.bytes === null ? "-" : formatBytes(n.bytes),
         n.reclaimable === null ? "-" : formatBytes(n.reclaimable),
         n.reclaimed === null ? "-" : formatBytes(n.reclaimed),
-        n.diskFree === null ? "-" : formatBytes(n.diskFree),
+        n.diskFree === null ? "-" : `${formatBytes(n.diskFree)}${n.full ? " FULL" : ""}`,
         n.blake3 ?? "-",
       ]),
-    )
+    ) +
+    s.nodes
+      .filter((n) => n.full)
+      .map(
+        (n) =>
+          `\nnode ${n.id.slice(0, 8)} is full: its disk is below its free-space reserve${n.diskReserve === null ? "" : ` of ${formatBytes(n.diskReserve)}`}, so it takes no new chunk copies (it still serves reads and deletes)`,
+      )
+      .join("") +
+    `\nunder-replicated chunks: ${s.underReplicated === null ? "- (not every alive node has finished a repair scan)" : s.underReplicated}\n`
   );
 }

@@ -6,6 +6,7 @@ import { dirname, resolve } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
 import { DmfsError } from "../errors.ts";
+import { DEFAULT_RESERVE, type ReserveSetting } from "../store/disk-reserve.ts";
 
 export interface ClusterConfig {
   /** Absolute path of the admin/client bundle (CA key, client certificate, data key); node bundles under nodes/. */
@@ -22,6 +23,10 @@ export interface ClusterConfig {
   gcGraceMs: number;
   /** Time between a node's periodic garbage collection passes. */
   gcIntervalMs: number;
+  /** Time between a node's periodic repair scans. */
+  repairIntervalMs: number;
+  /** Free space every node keeps on its disk (below it, no new chunk copies); a server may override it. */
+  diskReserve: ReserveSetting;
 }
 
 export interface ServerConfig {
@@ -39,6 +44,8 @@ export interface ServerConfig {
   metricsAddr: string | undefined;
   /** Bytes this node offers, its placement weight; default: its disk's free space. */
   capacity: number | undefined;
+  /** This server's free-space reserve, when it differs from `cluster.diskReserve`. */
+  diskReserve: ReserveSetting | undefined;
 }
 
 export interface Config {
@@ -52,7 +59,8 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 const MIN_CHUNK_SIZE = 64 * KIB;
 const MAX_CHUNK_SIZE = 16 * MIB;
-const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, KIB: KIB, MIB: MIB };
+const GIB = 1024 * MIB;
+const SIZE_UNITS: Record<string, number> = { "": 1, B: 1, KIB: KIB, MIB: MIB, GIB: GIB };
 const ADDRESS = /^(?:\[(?<ipv6>[0-9A-Fa-f:.]+)\]|(?<host>[^\s:[\]]*)):(?<port>\d+)$/;
 
 interface Address {
@@ -116,6 +124,17 @@ const sizeSchema = z.unknown().transform((value, ctx): number => {
   return bytes;
 });
 
+const reserveSchema = z.unknown().transform((value, ctx): ReserveSetting => {
+  const reserve = parseReserve(value);
+  if (reserve === undefined) {
+    ctx.addIssue(
+      'must be a share of the disk like "5%" (0 to 50), or a size like "512MiB" or a number of bytes',
+    );
+    return z.NEVER;
+  }
+  return reserve;
+});
+
 // Relative paths in the file resolve against `base`, the config file's directory.
 const clusterSchema = (base: string) =>
   z
@@ -132,6 +151,8 @@ const clusterSchema = (base: string) =>
       failureTimeoutMs: positiveMilliseconds.default(5000),
       gcGraceMs: positiveMilliseconds.default(60 * 60_000),
       gcIntervalMs: positiveMilliseconds.default(10 * 60_000),
+      repairIntervalMs: positiveMilliseconds.default(30_000),
+      diskReserve: reserveSchema.default(DEFAULT_RESERVE),
     })
     .transform((cluster, ctx) => {
       // Unset, W is 2 - or R itself when R is 1, so the smallest cluster still works.
@@ -200,12 +221,14 @@ const serverSchema = (base: string) =>
         .optional(),
       metricsAddr: listenAddrSchema.optional(),
       capacity: capacitySchema.optional(),
+      diskReserve: reserveSchema.optional(),
     })
     .transform(
-      ({ listenAddr, root, nodes, bundle, metricsAddr, capacity }): ServerConfig => ({
+      ({ listenAddr, root, nodes, bundle, metricsAddr, capacity, diskReserve }): ServerConfig => ({
         bundle,
         metricsAddr: metricsAddr && formatAddress(metricsAddr),
         capacity,
+        diskReserve,
         listenAddr: formatAddress(listenAddr),
         host: listenAddr.host,
         port: listenAddr.port,
@@ -257,10 +280,20 @@ function formatAddress({ host, port }: Address): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** "5%" (a share of the disk, up to half of it), or a size as `parseSize` reads it; 0 turns it off. */
+export function parseReserve(value: unknown): ReserveSetting | undefined {
+  if (typeof value === "string" && value.trim().endsWith("%")) {
+    const percent = Number(value.trim().slice(0, -1));
+    return Number.isFinite(percent) && percent >= 0 && percent <= 50 ? { percent } : undefined;
+  }
+  const bytes = parseSize(value);
+  return bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 0 ? undefined : { bytes };
+}
+
 function parseSize(value: unknown): number | undefined {
   if (typeof value === "number") return Number.isSafeInteger(value) ? value : undefined;
   if (typeof value !== "string") return undefined;
-  const match = /^(\d+)\s*([KkMm]i[Bb]|[Bb])?$/.exec(value.trim());
+  const match = /^(\d+)\s*([KkMmGg]i[Bb]|[Bb])?$/.exec(value.trim());
   const unit = SIZE_UNITS[(match?.[2] ?? "").toUpperCase()];
   return match?.[1] === undefined || unit === undefined ? undefined : Number(match[1]) * unit;
 }

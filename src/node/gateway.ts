@@ -1,7 +1,7 @@
 // The gateway: what a node does for the client connected to it. It places each sealed chunk on its
-// homes (rendezvous hashing over alive members) and acknowledges once W copies are on disk, fetches
-// reads from any replica and verifies them, and stamps and replicates catalog entries. It only ever
-// handles what the client sends: ciphertext, ids and sizes.
+// homes (rendezvous hashing over alive members with room on their disks) and acknowledges once W
+// copies are on disk, fetches reads from any replica and verifies them, and stamps and replicates
+// catalog entries. It only ever handles what the client sends: ciphertext, ids and sizes.
 import { type HybridClock, MAX_CLOCK_AHEAD_MS } from "../cluster/hlc.ts";
 import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
@@ -10,6 +10,7 @@ import type { FileCommit } from "../protocol/messages.ts";
 import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { replyErrorFor } from "./error-replies.ts";
 import { memberPlacement, type Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import { aliveCount, liveness, type MeshView } from "./mesh-view.ts";
@@ -32,6 +33,21 @@ export interface GatewayOptions {
   log: Logger;
   /** Placement under the layout; by default over this node and every member, equally weighted. */
   placement?: Placement;
+  /** Nodes below their free-space reserve (this one included): writes place no copies on them. */
+  fullNodes?: FullNodes;
+  /** Local paths (the node's root) that errors sent to the client must not carry. */
+  localPaths?: readonly string[];
+}
+
+export interface FullNodes {
+  isFull(nodeId: string): boolean;
+  /** A node refused a copy for lack of room. */
+  refused(nodeId: string): void;
+}
+
+/** A copy refused because a disk is full or below its reserve: another node may still take it. */
+function isSpaceError(err: unknown): boolean {
+  return isDmfsError(err, "E_DISK_FULL") || isDmfsError(err, "E_NO_SPACE");
 }
 
 export class Gateway {
@@ -46,6 +62,7 @@ export class Gateway {
   begin(): { alive: number; replication: number; writeQuorum: number; gcGraceMs: number } {
     const alive = aliveCount(this.o.mesh);
     this.requireQuorum(alive);
+    this.requireRoom(this.withRoom().filter((m) => m.alive).length, alive);
     const { replication, writeQuorum, gcGraceMs } = this.o;
     return { alive, replication, writeQuorum, gcGraceMs };
   }
@@ -72,19 +89,47 @@ export class Gateway {
     if (id !== chunkId) {
       throw new DmfsError("E_CHUNK_CORRUPT", `chunk ${chunkId} arrived corrupt: its bytes hash to ${id}`);
     }
-    // During a layout change this is the homes under both layouts (more than R), so the chunk is where
-    // nodes following either layout look for it.
     const alive = new Set(
       liveness(this.o.mesh)
         .filter((m) => m.alive)
         .map((m) => m.nodeId),
     );
-    const targets = this.placement.writeTargets(chunkId, (nodeId) => alive.has(nodeId));
-    this.requireQuorum(targets.length);
+    // During a layout change this is the homes under both layouts (more than R), so the chunk is where
+    // nodes following either layout look for it.
+    this.requireQuorum(this.placement.writeTargets(chunkId, (nodeId) => alive.has(nodeId)).length);
+    // Full nodes count as absent here, so the next-ranked nodes with room take their copies.
+    const full = this.o.fullNodes;
+    const hasRoom = (nodeId: string) => alive.has(nodeId) && !full?.isFull(nodeId);
+    const targets = this.placement.writeTargets(chunkId, hasRoom);
+    this.requireRoom(targets.length, alive.size);
+    const spares = this.placement.readOrder(chunkId).filter((n) => hasRoom(n) && !targets.includes(n));
     await this.quorum(
-      targets.map((nodeId) => () => this.putOn(nodeId, chunkId, bytes)),
+      targets.map((nodeId) => () => this.putOnOrNext(nodeId, chunkId, bytes, spares)),
       `chunk ${chunkId.slice(0, 12)}`,
     );
+  }
+
+  /** The members, each alive only if it also has room for new copies. */
+  private withRoom() {
+    const full = this.o.fullNodes;
+    return liveness(this.o.mesh).map((m) => ({ ...m, alive: m.alive && !full?.isFull(m.nodeId) }));
+  }
+
+  /**
+   * Puts the copy on `nodeId`; if that node turns out to be full (its heartbeat had not said so yet),
+   * on the next spare node with room instead, until none is left.
+   */
+  private async putOnOrNext(nodeId: string, chunkId: string, bytes: Uint8Array, spares: string[]) {
+    for (let target: string | undefined = nodeId; ; ) {
+      try {
+        return await this.putOn(target, chunkId, bytes);
+      } catch (err) {
+        if (!isSpaceError(err)) throw err;
+        this.o.fullNodes?.refused(target);
+        target = spares.shift();
+        if (target === undefined) throw err;
+      }
+    }
   }
 
   /**
@@ -114,7 +159,7 @@ export class Gateway {
       } catch (err) {
         if (isDmfsError(err, "E_CHUNK_CORRUPT")) corrupt.push(nodeId);
         if (!isDmfsError(err, "E_NOT_FOUND"))
-          problems.push(`${nodeId.slice(0, 8)}: ${(err as Error).message}`);
+          problems.push(`${nodeId.slice(0, 8)}: ${this.sayable(err).message}`);
       }
     }
     const skipped = exclude.length > 0 ? ` besides ${exclude.map((n) => n.slice(0, 8)).join(", ")}` : "";
@@ -196,6 +241,21 @@ export class Gateway {
     );
   }
 
+  /** Fewer than W nodes with room, though enough are alive: the disks are full, not the nodes down. */
+  private requireRoom(withRoom: number, alive: number): void {
+    const { writeQuorum } = this.o;
+    if (withRoom >= writeQuorum || alive < writeQuorum) return;
+    throw new DmfsError(
+      "E_DISK_FULL",
+      `disk full on the nodes: ${withRoom} of the ${alive} alive nodes ${withRoom === 1 ? "has" : "have"} room above ${withRoom === 1 ? "its" : "their"} free-space reserve and the write quorum W is ${writeQuorum}`,
+    );
+  }
+
+  /** `err` as it may be told to the client: without this node's local paths. */
+  private sayable(err: unknown): DmfsError {
+    return replyErrorFor(err, { nodeId: this.o.mesh.selfId, localPaths: this.o.localPaths ?? [] });
+  }
+
   private requireQuorum(alive: number): void {
     const { writeQuorum } = this.o;
     if (alive < writeQuorum) {
@@ -215,6 +275,7 @@ export class Gateway {
     return new Promise<void>((resolve, reject) => {
       let ok = 0;
       let failed = 0;
+      let spaceFailures = 0;
       const problems: string[] = [];
       for (const write of writes) {
         write().then(
@@ -224,13 +285,20 @@ export class Gateway {
           },
           (err: unknown) => {
             failed++;
-            problems.push(err instanceof Error ? err.message : String(err));
+            if (isSpaceError(err)) spaceFailures++;
+            problems.push(this.sayable(err).message);
             if (writes.length - failed < needed) {
+              // Only full disks stood in the way: exit 8, "disk full on the nodes", not a quorum error.
               reject(
-                new DmfsError(
-                  "E_QUORUM",
-                  `write quorum not met for ${what}: ${ok} of ${needed} copies written (${problems.join("; ")})`,
-                ),
+                spaceFailures === failed
+                  ? new DmfsError(
+                      "E_DISK_FULL",
+                      `disk full on the nodes: ${ok} of ${needed} copies of ${what} written, no other node has room for it (${problems.join("; ")})`,
+                    )
+                  : new DmfsError(
+                      "E_QUORUM",
+                      `write quorum not met for ${what}: ${ok} of ${needed} copies written (${problems.join("; ")})`,
+                    ),
               );
             } else if (ok >= needed) {
               this.o.log.warn({ what, err: problems.at(-1) }, "a copy beyond the write quorum failed");

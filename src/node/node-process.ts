@@ -7,17 +7,20 @@ import { type AnyActorRef, createActor, fromPromise } from "xstate";
 import { createInboundServer } from "../actors/inbound.ts";
 import { createListener, listenError } from "../actors/listener.ts";
 import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.ts";
-import { type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
+import { heartbeat, type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
 import { loadNodeBundle } from "../cluster/cluster-dir.ts";
+import { FullPeers } from "../cluster/full-peers.ts";
 import { HybridClock } from "../cluster/hlc.ts";
 import { PeerClocks } from "../cluster/peer-clocks.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
+import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
 import { Catalog } from "../store/catalog.ts";
 import { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import { ChunkStore } from "../store/chunk-store.ts";
+import { DEFAULT_RESERVE, DiskReserve, type ReserveSetting } from "../store/disk-reserve.ts";
 import { MemberTable } from "../store/members.ts";
 import { NodeDatabase } from "../store/node-database.ts";
 import { loadOrCreateNodeId, readIssuedNodeId } from "../store/node-identity.ts";
@@ -63,7 +66,14 @@ export interface NodeOptions {
   metricsAddr?: string;
   /** Bytes this node offers (its weight in the next layout); default: its disk's free space. */
   capacity?: number;
+  /** Time between periodic repair scans (default 30 s). */
+  repairIntervalMs?: number;
+  /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
+  diskReserve?: ReserveSetting;
 }
+
+/** How often a node reads its disk's free space when nothing is written (writes read it themselves). */
+const DISK_CHECK_INTERVAL_MS = 1_000;
 
 /**
  * The wall clock this node stamps writes with. DMFS_TEST_CLOCK_OFFSET_MS shifts it, and is read here
@@ -116,6 +126,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const catalogWrites = new CatalogGroupCommit(catalog);
   const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
+  const log = logger.child({ nodeId: nodeId.slice(0, 8) });
+  const reserve = DiskReserve.forDirectory(opts.root, {
+    reserve: opts.diskReserve ?? DEFAULT_RESERVE,
+    copyBytes: opts.chunkSize + CHUNK_OVERHEAD_BYTES,
+    onChange: (full, figures) =>
+      full
+        ? log.warn(figures, "disk below its free-space reserve: this node takes no new chunk copies")
+        : log.info(figures, "disk above its free-space reserve again: this node takes new chunk copies"),
+  });
+  await reserve.refresh();
   // Asked on the first status snapshot, not at start: loading a backend in the threads right away
   // competes with the node's own start-up for the CPU.
   let blake3Backend: Promise<Blake3Backend> | undefined;
@@ -123,6 +143,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // the pool themselves and hand the store verified bytes.
   const store = await ChunkStore.open(opts.root, {
     hash: async (bytes) => (await pool.hash(bytes.slice())).id,
+    reserve,
   });
   const counters: ConnectionCounters = { bytesIn: 0, bytesOut: 0, framesRejected: {} };
   const maxFrameBytes = maxFrameBytesFor(opts.chunkSize);
@@ -141,7 +162,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     backoffBaseMs: 100,
     backoffMaxMs: Math.min(2_000, opts.failureTimeoutMs),
   };
-  const log = logger.child({ nodeId: nodeId.slice(0, 8) });
   const revocations = await RevocationGuard.open(opts.root, identity.ca, log);
   const layout = await LayoutKeeper.open({
     root: opts.root,
@@ -186,6 +206,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     counters,
     activity,
     underReplicated: () => repair.underReplicated,
+    reserve,
     gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
   });
 
@@ -203,6 +224,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
   const clock = new HybridClock(wallClock, catalog.latestHlc());
   const peerClocks = new PeerClocks(wallClock);
+  // A peer with room again may be a home that missed copies while full: repair now, not in 30 s.
+  const fullPeers = new FullPeers(() => repair.trigger());
+  const fullNodes = {
+    isFull: (id: string) => (id === nodeId ? reserve.full : fullPeers.isFull(id)),
+    refused: (id: string) => {
+      if (id !== nodeId) fullPeers.refused(id);
+    },
+  };
   const gcGraceMs = opts.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
   const gateway = new Gateway({
     mesh,
@@ -217,6 +246,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     activity,
     log,
     placement: layout,
+    fullNodes,
+    localPaths: [opts.root, store.root],
   });
   const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
   const gc = new GarbageCollector({
@@ -234,6 +265,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     skip: (id) => gc.isCondemned(id),
     onClean: () => layout.settled(),
+    fullNodes,
   });
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
@@ -254,6 +286,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     capacity: async () => opts.capacity ?? Math.max(1, (await store.stats()).diskFree),
     name: certificateName(identity.cert),
     log,
+    fullPeers,
+    replyScope: { nodeId, localPaths: [opts.root, store.root, opts.bundleDir] },
   });
 
   const machine = nodeMachine.provide({
@@ -275,6 +309,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       inbound: createInboundServer(metrics ? metrics.countRequests(handleRequest) : handleRequest),
       peerLink: peerLinkMachine.provide({
         actors: {
+          heartbeat: heartbeat(() => (reserve.full ? { full: true } : {})),
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
             dialNode(input.addr, {
               identity,
@@ -343,8 +378,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     throw err;
   }
   status.start();
+  const diskCheck = setInterval(() => {
+    reserve
+      .refresh()
+      .catch((err: Error) => log.warn({ err: err.message }, "could not read the disk's free space"));
+  }, DISK_CHECK_INTERVAL_MS);
+  diskCheck.unref();
   antiEntropy.start();
-  repair.start();
+  repair.start(opts.repairIntervalMs);
   scrub.start();
   gc.start(opts.gcIntervalMs);
   log.info(
@@ -363,6 +404,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     async stop() {
       await metricsServer?.close();
       status.stop();
+      clearInterval(diskCheck);
       antiEntropy.stop();
       repair.stop();
       scrub.stop();

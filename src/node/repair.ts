@@ -2,7 +2,8 @@
 // (alive or not). After a membership or layout change and periodically, the node asks the alive homes
 // which chunks they lack and pushes them, one at a time so repair never starves client traffic. A copy
 // held here that is not on a home (a stand-in's, or one left by a layout change) is dropped once every
-// home has re-hashed its own copy and found it good. Chunks garbage collection condemned are not pushed.
+// home has re-hashed its own copy and found it good. Chunks garbage collection condemned are not pushed,
+// nor copies to a home whose disk is full (they go once its heartbeat says it has room again).
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Placement } from "./layout-keeper.ts";
@@ -22,13 +23,19 @@ export interface RepairOptions {
   skip?: (chunkId: string) => boolean;
   /** Called after a scan found every chunk held here on all its homes (a layout change has settled here). */
   onClean?: () => void;
+  /** Homes below their free-space reserve take no copies. */
+  fullNodes?: { isFull(nodeId: string): boolean };
 }
 
 export class Repair {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
-  /** Chunks held here whose homes lacked a copy at the end of the last scan; null before the first. */
+  /**
+   * Chunks held here whose homes lacked a copy at the end of the last scan, each counted only by its
+   * highest-ranked holder the scan heard of (a home above this node that holds it counts it instead),
+   * so the nodes' figures add up to a cluster-wide count; null before the first scan.
+   */
   underReplicated: number | null = null;
   /** Copies dropped here since start because every home held the chunk. */
   dropped = 0;
@@ -68,12 +75,14 @@ export class Repair {
 
   private async scan(): Promise<void> {
     let under = 0;
+    let lacking = 0;
     let pushed = 0;
     let dropped = 0;
     let batch: string[] = [];
     const flush = async () => {
       const result = await this.repairBatch(batch);
       under += result.under;
+      lacking += result.lacking;
       pushed += result.pushed;
       dropped += result.dropped;
       batch = [];
@@ -89,13 +98,16 @@ export class Repair {
     if (pushed > 0 || dropped > 0) {
       this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
     }
-    if (under === 0) this.o.onClean?.();
+    // Clean means every chunk held here is on all its homes, whichever holder counts it as under.
+    if (lacking === 0) this.o.onClean?.();
     // Copies moved: look again at once for what arrived meanwhile (writes that still went to the old
     // homes), rather than at the next periodic scan. A scan that moves nothing ends this.
     if (pushed > 0 || dropped > 0) this.again = true;
   }
 
-  private async repairBatch(ids: string[]): Promise<{ under: number; pushed: number; dropped: number }> {
+  private async repairBatch(
+    ids: string[],
+  ): Promise<{ under: number; lacking: number; pushed: number; dropped: number }> {
     const { mesh, store, pool, placement } = this.o;
     const wanted = new Map<string, string[]>(); // peer -> chunk ids it should hold
     const misplaced: string[] = []; // held here, this node not a home
@@ -108,6 +120,8 @@ export class Repair {
       }
     }
     const lacking = new Set<string>();
+    /** Per chunk, the homes that said they hold it. */
+    const heldBy = new Map<string, Set<string>>();
     let pushed = 0;
     for (const [peer, chunkIds] of wanted) {
       const conn = mesh.connection(peer);
@@ -121,7 +135,14 @@ export class Repair {
         continue;
       }
       for (const [i, id] of chunkIds.entries()) {
-        if (reply.have[i]) continue;
+        if (reply.have[i]) {
+          heldBy.set(id, (heldBy.get(id) ?? new Set()).add(peer));
+          continue;
+        }
+        if (this.o.fullNodes?.isFull(peer)) {
+          lacking.add(id);
+          continue;
+        }
         try {
           const { id: actual, bytes } = await pool.hash(await store.getUnverified(id));
           if (actual !== id) {
@@ -136,12 +157,18 @@ export class Repair {
         }
       }
     }
+    const countedHere = [...lacking].filter((id) => {
+      const ranked = placement.homes(id);
+      const self = ranked.indexOf(mesh.selfId);
+      const above = self === -1 ? ranked : ranked.slice(0, self);
+      return !above.some((home) => heldBy.get(id)?.has(home));
+    });
     // A copy off its homes is surplus once every home has re-hashed its own copy and found it good.
     let dropped = 0;
     for (const id of await this.verifiedOnEveryHome(misplaced.filter((id) => !lacking.has(id)))) {
       if (await store.delete(id).catch(() => false)) dropped++;
     }
-    return { under: lacking.size, pushed, dropped };
+    return { under: countedHere.length, lacking: lacking.size, pushed, dropped };
   }
 
   /** The chunks of `ids` that every one of their homes holds a verified copy of (`chunk.has` with verify). */

@@ -1,6 +1,8 @@
 // What a node answers. Every message reaching here passed schema and role checks in the Connection;
-// handlers do the work against the store and the catalog and return the reply.
+// handlers do the work against the store and the catalog and return the reply. A failure is answered
+// with its code in a sentence that names no local path; the node logs the full error itself.
 import type { InboundContext, RequestHandler } from "../actors/inbound.ts";
+import type { FullPeers } from "../cluster/full-peers.ts";
 import type { HybridClock } from "../cluster/hlc.ts";
 import type { PeerClocks } from "../cluster/peer-clocks.ts";
 import { DmfsError } from "../errors.ts";
@@ -9,6 +11,7 @@ import type { Catalog } from "../store/catalog.ts";
 import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { type ReplyScope, replyErrorFor } from "./error-replies.ts";
 import type { GarbageCollector } from "./garbage-collector.ts";
 import type { Gateway } from "./gateway.ts";
 import type { LayoutKeeper } from "./layout-keeper.ts";
@@ -34,9 +37,30 @@ export interface NodeServices {
   /** This node's certificate name. */
   name: string;
   log: Logger;
+  /** Peers that said their disk is below its reserve: their heartbeats update it. */
+  fullPeers?: FullPeers;
+  /** What error replies must not carry (the node's root). */
+  replyScope: ReplyScope;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
+  const handle = createHandler(services);
+  const { log, replyScope } = services;
+  return async (m, from) => {
+    try {
+      return await handle(m, from);
+    } catch (err) {
+      const reply = replyErrorFor(err, replyScope);
+      if (reply !== err) {
+        const message = err instanceof Error ? err.message : String(err);
+        log.warn({ request: m.t, err: message }, "a request failed on this node");
+      }
+      throw reply;
+    }
+  };
+}
+
+function createHandler(services: NodeServices): RequestHandler {
   const {
     store,
     catalog,
@@ -53,6 +77,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     capacity,
     name,
     log,
+    fullPeers,
   } = services;
   /** Whether this node holds a copy of `chunkId` that hashes to its id; a bad one is quarantined. */
   const holdsGoodCopy = async (chunkId: string): Promise<boolean> => {
@@ -71,6 +96,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     switch (m.t) {
       case "ping":
         if (from.hello.nodeId) {
+          fullPeers?.heard(from.hello.nodeId, m.full);
           const behindMs = peerClocks?.heard(from.hello.nodeId, m.at);
           if (behindMs !== undefined) {
             log.warn(

@@ -6,6 +6,7 @@ import type { Connection, ConnectionCounters } from "../protocol/connection.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
+import type { DiskReserve } from "../store/disk-reserve.ts";
 
 export const STATUS_INTERVAL_MS = 1_000;
 
@@ -28,6 +29,8 @@ export interface StatusSources {
   counters: ConnectionCounters;
   activity: Activity;
   underReplicated: () => number | null;
+  /** The disk's free-space reserve: whether the node is below it, and how large it is. */
+  reserve?: DiskReserve;
   gc: () => NodeStatus["gc"];
 }
 
@@ -40,6 +43,8 @@ export class StatusPublisher {
   async snapshot(): Promise<NodeStatus> {
     const { self, counters } = this.sources;
     const store = await this.sources.store.stats();
+    const reserve = this.sources.reserve;
+    const space = reserve ? { full: reserve.full, reserveBytes: reserve.figures().reserveBytes } : {};
     const members = this.sources
       .members()
       .map((m) => ({ nodeId: m.nodeId, addr: m.addr, state: m.state, rttMs: m.rttMs, lastSeen: m.lastSeen }))
@@ -51,7 +56,7 @@ export class StatusPublisher {
         { nodeId: self.nodeId, addr: self.listenAddr, state: "self", rttMs: 0, lastSeen: Date.now() },
         ...members,
       ],
-      store: { chunks: store.chunks, bytes: store.bytes, diskFree: store.diskFree },
+      store: { chunks: store.chunks, bytes: store.bytes, diskFree: store.diskFree, ...space },
       counters: {
         bytesIn: counters.bytesIn,
         bytesOut: counters.bytesOut,

@@ -110,7 +110,17 @@ export const NodeStatus = z.strictObject({
       }),
     )
     .max(MAX_MEMBERS),
-  store: z.strictObject({ chunks: uint(), bytes: uint(), diskFree: uint() }),
+  /**
+   * `full`: the disk is below its free-space reserve (`reserveBytes`), so the node takes no new chunk
+   * copies (optional: nodes built before 2026-11-25 do not send them).
+   */
+  store: z.strictObject({
+    chunks: uint(),
+    bytes: uint(),
+    diskFree: uint(),
+    full: z.boolean().optional(),
+    reserveBytes: uint().optional(),
+  }),
   counters: z.strictObject({
     bytesIn: uint(),
     bytesOut: uint(),
@@ -171,7 +181,13 @@ export type ErrorMessage = z.infer<typeof ErrorMessage>;
 export const Ok = z.strictObject({ t: z.literal("ok"), re: RequestId });
 export type Ok = z.infer<typeof Ok>;
 
-export const Ping = z.strictObject({ t: z.literal("ping"), id: RequestId, at: nonNegative() });
+/** A heartbeat; `full` says the sender's disk is below its free-space reserve (it takes no new copies). */
+export const Ping = z.strictObject({
+  t: z.literal("ping"),
+  id: RequestId,
+  at: nonNegative(),
+  full: z.boolean().optional(),
+});
 export type Ping = z.infer<typeof Ping>;
 
 export const Pong = z.strictObject({ t: z.literal("pong"), re: RequestId, at: nonNegative() });

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, statfs, utimes } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DmfsError } from "../errors.ts";
+import type { DiskReserve } from "./disk-reserve.ts";
 import { errnoOf, storeError } from "./store-errors.ts";
 
 const CHUNK_ID = /^[0-9a-f]{64}$/;
@@ -43,22 +44,27 @@ export class ChunkStore {
   readonly #tmpDir: string;
   readonly #quarantineDir: string;
   readonly #hash: ChunkHasher;
+  readonly #reserve: DiskReserve | undefined;
   #chunkCount = 0;
   #byteCount = 0;
   /** Tail of the queue of mutations per chunk id, so concurrent put/delete of one id never interleave. */
   readonly #idQueues = new Map<string, Promise<void>>();
 
-  private constructor(root: string, hash: ChunkHasher) {
+  private constructor(root: string, hash: ChunkHasher, reserve: DiskReserve | undefined) {
     this.root = root;
     this.#chunksDir = join(root, "chunks");
     this.#tmpDir = join(root, "tmp");
     this.#quarantineDir = join(root, "quarantine");
     this.#hash = hash;
+    this.#reserve = reserve;
   }
 
-  /** Opens (creating if needed) the store at `root`, discards half-written temp files, counts chunks. */
-  static async open(root: string, opts: { hash: ChunkHasher }): Promise<ChunkStore> {
-    const store = new ChunkStore(resolve(root), opts.hash);
+  /**
+   * Opens (creating if needed) the store at `root`, discards half-written temp files, counts chunks.
+   * With a `reserve`, a put that would write a new copy below it is refused with E_DISK_FULL.
+   */
+  static async open(root: string, opts: { hash: ChunkHasher; reserve?: DiskReserve }): Promise<ChunkStore> {
+    const store = new ChunkStore(resolve(root), opts.hash, opts.reserve);
     await createDirsDurably(store.#chunksDir);
     await mkdir(store.#tmpDir, { recursive: true }).catch((err: unknown) => {
       throw storeError(err, "create chunk store directory", store.#tmpDir);
@@ -100,7 +106,7 @@ export class ChunkStore {
     return this.#serialized(id, async () => {
       const existing = await this.#sizeOf(path);
       if (existing === undefined) {
-        await this.#writeDurably(path, bytes);
+        await this.#writeWithinReserve(path, bytes);
         return "stored";
       }
       // `bytes` hash to `id`, so a byte-equal copy is good: a compare, cheaper than hashing it again.
@@ -109,8 +115,13 @@ export class ChunkStore {
         await this.#touchFile(path);
         return "existed";
       }
-      await this.#quarantineFile(id, path, existing);
-      await this.#writeDurably(path, bytes);
+      const release = await this.#reserve?.claim(bytes.byteLength);
+      try {
+        await this.#quarantineFile(id, path, existing);
+        await this.#writeDurably(path, bytes);
+      } finally {
+        release?.();
+      }
       return "replaced";
     });
   }
@@ -255,6 +266,16 @@ export class ChunkStore {
       throw storeError(err, "read free space of", this.root);
     });
     return { chunks: this.#chunkCount, bytes: this.#byteCount, diskFree: fsStats.bavail * fsStats.bsize };
+  }
+
+  /** A new copy takes disk space: it is written only if the reserve has room for it. */
+  async #writeWithinReserve(path: string, bytes: Uint8Array): Promise<void> {
+    const release = await this.#reserve?.claim(bytes.byteLength);
+    try {
+      await this.#writeDurably(path, bytes);
+    } finally {
+      release?.();
+    }
   }
 
   async #writeDurably(path: string, bytes: Uint8Array): Promise<void> {

@@ -59,7 +59,12 @@ export function detailLines(node: NodeView, now: number): [string, string][] {
     ["out", `${formatSize(f.counters.bytesOut)} since start, ${formatRate(fresh?.outRate ?? null)} MB/s now`],
     ["rejected", rejected.length === 0 ? "no frames rejected" : `frames: ${rejected.join(", ")}`],
     ["served", `${a.uploads} uploads, ${a.reads} reads, ${a.deletes} deletes`],
-    ["disk free", formatSize(f.store.diskFree)],
+    [
+      "disk free",
+      f.store.full
+        ? `${formatSize(f.store.diskFree)}, FULL: below its free-space reserve, takes no new copies`
+        : formatSize(f.store.diskFree),
+    ],
     ["chunks", `${a.chunksStored} stored, ${a.chunksServed} served since start`],
     ["catalog", `${f.catalog.files} files, ${f.catalog.tombstones} tombstones`],
     ["repair", `under-replicated chunks: ${f.underReplicated ?? "- (no scan yet)"}`],

@@ -2,7 +2,7 @@
 // by the real `initCluster` (each node started from its own bundle only), node processes started from the build (dist/, which `npm test` builds first),
 // free ports, and a teardown that kills every child even when the test failed. File tests get FileClients
 // and `dmfs` runs against any node, and seeded pseudo-random data that streams without filling memory.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readFileSync } from "node:fs";
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -102,6 +102,8 @@ export class TestCluster {
   private readonly clients: NodeClient[] = [];
   /** Bundles of nodes added after init (`cluster add-node`), by index. */
   private readonly bundles: string[] = [];
+  /** Node roots that are tmpfs mounts made by `mountTmpfs`, unmounted by `stop`. */
+  private readonly mounts: string[] = [];
   private pool: CryptoPool | undefined;
 
   private constructor(
@@ -281,6 +283,23 @@ export class TestCluster {
     }
   }
 
+  /** Node i's root directory (made when the node starts, or by `mountTmpfs`). */
+  rootOf(i: number): string {
+    return join(this.dir, `node-${i}`);
+  }
+
+  /**
+   * Makes node i's root a tmpfs of `sizeMiB` MiB (before the node starts), so the test can fill its disk;
+   * `stop` unmounts it. Needs root: see `tmpfsProblem` to skip where mounting is not permitted.
+   */
+  async mountTmpfs(i: number, sizeMiB: number): Promise<string> {
+    const root = this.rootOf(i);
+    await mkdir(root, { recursive: true });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeMiB}m`, "tmpfs", root]);
+    this.mounts.push(root);
+    return root;
+  }
+
   /** Every running node's id, by index (undefined for a node not running). */
   async nodeIds(): Promise<(string | undefined)[]> {
     return Promise.all(
@@ -353,7 +372,27 @@ export class TestCluster {
     for (const c of this.clients) c.close();
     await this.pool?.destroy();
     await Promise.all(this.nodes.map((_, i) => this.kill(i)));
+    for (const root of this.mounts.splice(0)) execFileSync("umount", [root]);
     await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Why a tmpfs cannot be mounted here (not root, or mount refused, as in an unprivileged container), or
+ * undefined when it can: tests that fill a disk skip with this reason.
+ */
+export function tmpfsProblem(): string | undefined {
+  if (process.getuid?.() !== 0) return "mounting a tmpfs needs root";
+  const dir = join(tmpdir(), `dmfs-mount-probe-${process.pid}`);
+  try {
+    execFileSync("mkdir", ["-p", dir]);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir], { stdio: "pipe" });
+    execFileSync("umount", [dir]);
+    return undefined;
+  } catch (err) {
+    return `mount -t tmpfs is not permitted here: ${(err as Error).message.split("\n")[0]}`;
+  } finally {
+    execFileSync("rm", ["-rf", dir]);
   }
 }
 

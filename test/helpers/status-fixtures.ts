@@ -28,6 +28,8 @@ export interface StatusOptions {
   files?: number;
   underReplicated?: number | null;
   blake3Backend?: NodeStatus["blake3Backend"];
+  /** Below its free-space reserve. */
+  full?: boolean;
 }
 
 /** A status as node `self` would send it. */
@@ -46,7 +48,13 @@ export function nodeStatus(o: StatusOptions): NodeStatus {
     startedAt: o.startedAt ?? 1_000,
     blake3Backend: o.blake3Backend ?? "native",
     members: [{ ...self, state: "self", rttMs: 0, lastSeen: 2_000 }, ...peers],
-    store: { chunks: o.chunks ?? 0, bytes: o.bytes ?? 0, diskFree: 50 * 1024 ** 3 },
+    store: {
+      chunks: o.chunks ?? 0,
+      bytes: o.bytes ?? 0,
+      diskFree: 50 * 1024 ** 3,
+      full: o.full ?? false,
+      reserveBytes: 1024 ** 3,
+    },
     counters: { bytesIn: o.bytesIn ?? 0, bytesOut: o.bytesOut ?? 0, framesRejected: o.framesRejected ?? {} },
     catalog: { files: o.files ?? 0, tombstones: 0 },
     activity: {

@@ -75,6 +75,8 @@ servers:
       failureTimeoutMs: 5000,
       gcGraceMs: 3_600_000,
       gcIntervalMs: 600_000,
+      repairIntervalMs: 30_000,
+      diskReserve: { percent: 5 },
     });
     expect(config.servers).toEqual([
       {
@@ -112,10 +114,12 @@ servers:
   failureTimeoutMs: 900
   gcGraceMs: 5000
   gcIntervalMs: 60000
+  diskReserve: 2GiB
 servers:
   - listenAddr: "localhost:9000"
     root: /srv/dmfs/a
     nodes: ["127.0.0.2:9001", ":9002"]
+    diskReserve: 10%
 `),
     );
     expect(config.cluster).toEqual({
@@ -127,7 +131,10 @@ servers:
       failureTimeoutMs: 900,
       gcGraceMs: 5000,
       gcIntervalMs: 60000,
+      repairIntervalMs: 30_000,
+      diskReserve: { bytes: 2 * 1024 * 1024 * 1024 },
     });
+    expect(config.servers[0]?.diskReserve).toEqual({ percent: 10 });
     expect(config.servers[0]?.root).toBe("/srv/dmfs/a");
     expect(config.servers[0]?.nodes).toEqual(["127.0.0.2:9001", "localhost:9002"]);
   });
@@ -147,6 +154,14 @@ servers:
       expect(config.cluster.dir).toBe(join(workDir, "cluster"));
       expect(config.cluster.replication).toBe(3);
       expect(config.cluster.writeQuorum).toBe(2);
+    }
+  });
+
+  it("refuses a disk reserve that is neither a share up to 50% nor a size, naming the field", () => {
+    for (const bad of ["60%", "lots", "-1"]) {
+      expect(() => loadConfig(writeConfig(`cluster:\n  diskReserve: "${bad}"\n${ONE_SERVER}`))).toThrow(
+        /cluster\.diskReserve: must be a share of the disk like "5%"/,
+      );
     }
   });
 

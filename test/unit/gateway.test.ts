@@ -24,7 +24,7 @@ import { CryptoPool } from "../../src/workers/crypto-pool.ts";
 const SELF = "0".repeat(32);
 const PEERS = ["1".repeat(32), "2".repeat(32), "3".repeat(32)];
 
-type Behaviour = "ok" | "fail" | "hang";
+type Behaviour = "ok" | "fail" | "full" | "hang";
 
 class FakePeer {
   received: Message[] = [];
@@ -32,7 +32,9 @@ class FakePeer {
   request(m: Message): Promise<Message> {
     this.received.push(m);
     if (this.behaviour === "ok") return Promise.resolve({ t: "ok", re: 1 });
-    if (this.behaviour === "fail") return Promise.reject(new DmfsError("E_NO_SPACE", "disk full"));
+    if (this.behaviour === "fail") return Promise.reject(new DmfsError("E_IO", "input/output error"));
+    if (this.behaviour === "full")
+      return Promise.reject(new DmfsError("E_DISK_FULL", "below its free-space reserve"));
     return new Promise(() => undefined);
   }
   get isClosed() {
@@ -60,7 +62,28 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 });
 
-function gateway(peers: Record<string, FakePeer | undefined>, opts = { replication: 3, writeQuorum: 2 }) {
+/** Nodes the test says are full, and those that refused a copy for lack of room. */
+function fullNodes(...full: string[]) {
+  const refused: string[] = [];
+  return {
+    isFull: (id: string) => full.includes(id),
+    refused: (id: string) => void refused.push(id),
+    refusedIds: refused,
+  };
+}
+
+function gateway(
+  peers: Record<string, FakePeer | undefined>,
+  opts: {
+    replication: number;
+    writeQuorum: number;
+    fullNodes?: ReturnType<typeof fullNodes>;
+    store?: ChunkStore;
+  } = {
+    replication: 3,
+    writeQuorum: 2,
+  },
+) {
   const mesh: MeshView = {
     selfId: SELF,
     members: () =>
@@ -81,7 +104,7 @@ function gateway(peers: Record<string, FakePeer | undefined>, opts = { replicati
     mesh,
     gcGraceMs: 3_600_000,
     ...opts,
-    store,
+    store: opts.store ?? store,
     catalogWrites: new CatalogGroupCommit(catalog),
     pool,
     clock: new HybridClock(Date.now),
@@ -117,7 +140,56 @@ describe("gateway", () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DmfsError);
     expect((err as DmfsError).code).toBe("E_QUORUM");
-    expect((err as DmfsError).message).toMatch(/[01] of 2 copies written .*disk full/);
+    expect((err as DmfsError).message).toMatch(/[01] of 2 copies written .*input\/output error/);
+  });
+
+  it("leaves a full home out and writes its copy to the next-ranked node with room", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("ok")]));
+    const { id, data } = chunk(11);
+    const ranked = rankNodes(id, [SELF, ...PEERS]);
+    const fullHome = ranked.slice(0, 3).find((n) => n !== SELF) as string;
+    await gateway(peers, { replication: 3, writeQuorum: 3, fullNodes: fullNodes(fullHome) }).writeChunk(
+      id,
+      data,
+    );
+    const asked = PEERS.filter((p) => (peers[p] as FakePeer).received.length > 0).sort();
+    expect(asked).toEqual(ranked.filter((n) => n !== SELF && n !== fullHome).sort());
+    expect((peers[fullHome] as FakePeer).received).toHaveLength(0);
+  });
+
+  it("moves a copy a home refuses for lack of room to the next-ranked node, and remembers the refusal", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("ok")]));
+    const { id, data } = chunk(12);
+    const ranked = rankNodes(id, [SELF, ...PEERS]);
+    const refusing = ranked.slice(0, 3).find((n) => n !== SELF) as string;
+    (peers[refusing] as FakePeer).behaviour = "full";
+    const full = fullNodes();
+    await gateway(peers, { replication: 3, writeQuorum: 3, fullNodes: full }).writeChunk(id, data);
+    expect(full.refusedIds).toEqual([refusing]);
+    expect((peers[ranked[3] as string] as FakePeer).received).toHaveLength(1);
+  });
+
+  it("fails with E_DISK_FULL, 'disk full on the nodes', when fewer than W alive nodes have room", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("ok")]));
+    const g = gateway(peers, {
+      replication: 3,
+      writeQuorum: 2,
+      fullNodes: fullNodes(SELF, PEERS[0] as string, PEERS[1] as string),
+    });
+    expect(() => g.begin()).toThrow(/^disk full on the nodes: 1 of the 4 alive nodes has room/);
+    const { id, data } = chunk(13);
+    await expect(g.writeChunk(id, data)).rejects.toMatchObject({ code: "E_DISK_FULL" });
+    expect(PEERS.every((p) => (peers[p] as FakePeer).received.length === 0)).toBe(true);
+  });
+
+  it("says 'disk full on the nodes' when every copy was refused for lack of room", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("full")]));
+    const { id, data } = chunk(14);
+    const err = await gateway(peers, { replication: 3, writeQuorum: 2, fullNodes: fullNodes() })
+      .writeChunk(id, data)
+      .catch((e: unknown) => e);
+    expect((err as DmfsError).code).toBe("E_DISK_FULL");
+    expect((err as DmfsError).message).toMatch(/^disk full on the nodes: [01] of 2 copies of chunk/);
   });
 
   it("refuses to begin when fewer than W nodes are alive, naming both numbers", () => {

@@ -5,11 +5,13 @@ import { describe, expect, it } from "vitest";
 import { createActor, fromCallback, fromPromise, setup } from "xstate";
 import {
   backoffDelay,
+  heartbeat,
   type LinkReport,
   type LinkSession,
   peerLinkMachine,
 } from "../../src/actors/peer-link.ts";
 import type { Connection } from "../../src/protocol/connection.ts";
+import type { Message } from "../../src/protocol/messages.ts";
 
 const SELF = "0".repeat(32);
 const PEER = "1".repeat(32);
@@ -127,6 +129,36 @@ describe("peer link", () => {
     await until("self", () => reports.some((r) => r.state === "self"));
     expect(reports.some((r) => r.state === "alive")).toBe(false);
     actor.stop();
+  });
+
+  it("tells the peer in every heartbeat what the node's news says: full, then not", async () => {
+    const pings: Message[] = [];
+    const session = fakeSession();
+    Object.assign(session.conn, {
+      request: async (m: Message) => {
+        pings.push(m);
+        return { t: "pong", re: 1, at: 0 };
+      },
+    });
+    const news = { full: true };
+    const pongs: number[] = [];
+    const parent = setup({
+      actors: { beat: heartbeat(() => (news.full ? { full: true } : {})) },
+    }).createMachine({
+      invoke: { src: "beat", input: { session, timing } },
+      on: { "link.pong": { actions: () => pongs.push(1) } },
+    });
+    const actor = createActor(parent).start();
+    const deadline = Date.now() + 5_000;
+    while (pings.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    news.full = false;
+    const seen = pings.length;
+    while (pings.length < seen + 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    actor.stop();
+    expect(pings.length).toBeGreaterThanOrEqual(seen + 2);
+    expect(pings.slice(0, 2).every((m) => m.t === "ping" && m.full === true)).toBe(true);
+    expect(pings.slice(seen + 1).every((m) => m.t === "ping" && m.full === undefined)).toBe(true);
+    expect(pongs.length).toBeGreaterThan(0);
   });
 
   it("backs off exponentially with jitter, capped", () => {

@@ -155,6 +155,17 @@ describe("the monitor screen", () => {
     expect(frameFor(NODES[2].nodeId)).toMatch(/blake3 +wasm hashing in the crypto pool/);
   });
 
+  it("says in a node's details that its disk is below its free-space reserve", () => {
+    const now = Date.now();
+    const model = applyNodeStatus(aliveCluster(now), nodeStatus({ self: 2, full: true }), now);
+    const frameFor = (nodeId: string) => {
+      const ui: UiState = { ...initialUiState, selectedNodeId: nodeId, detailsOpen: true };
+      return render(view(model, { columns: 160, rows: 48 }, { ui })).lastFrame() ?? "";
+    };
+    expect(frameFor(NODES[2].nodeId)).toMatch(/disk free +50\.0 GiB, FULL: below its free-space reserve/);
+    expect(frameFor(N1.nodeId)).not.toContain("FULL");
+  });
+
   it("asks for a bigger terminal when it cannot fit", () => {
     expect(render(view(aliveCluster(Date.now()), { columns: 50, rows: 10 })).lastFrame()).toContain(
       "needs at least 60x16",
