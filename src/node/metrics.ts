@@ -61,6 +61,16 @@ export class NodeMetrics {
       "Bytes free for this node on its store's file system",
       () => status()?.store.diskFree,
     );
+    gauge(
+      registers,
+      "disk_reserve_bytes",
+      "Free space this node keeps; below it it takes no new chunk copies (absent when no reserve is set)",
+      () => status()?.store.reserveBytes,
+    );
+    gauge(registers, "disk_full", "1 while this node is below its free-space reserve, else 0", () => {
+      const s = status();
+      return s === undefined ? undefined : s.store.full ? 1 : 0;
+    });
     gauge(registers, "catalog_files", "Live files in this node's catalog", () => status()?.catalog.files);
     gauge(
       registers,

@@ -45,6 +45,7 @@ describe("a node's Prometheus metrics", () => {
     expect(sampleValue(families, "dmfs_frames_rejected_total", { reason: "malformed" })).toBe(2);
     expect(sampleValue(families, "dmfs_gc_reclaimed_bytes_total")).toBe(42);
     expect(sampleValue(families, "dmfs_chunk_reads_total")).toBe(7);
+    expect(sampleValue(families, "dmfs_disk_full")).toBe(0);
     expect(families.get("dmfs_store_chunks")?.type).toBe("GAUGE");
     expect(families.get("dmfs_uploads_total")?.type).toBe("COUNTER");
     expect(sampleValue(families, "dmfs_peer_up", { peer: PEER, state: "alive" })).toBe(1);
@@ -60,13 +61,15 @@ describe("a node's Prometheus metrics", () => {
 
     // The next scrape reads a new snapshot: counters move, a vanished peer's series goes away.
     status = statusWith({
-      store: { chunks: 20, bytes: 5_000, diskFree: 1e9 },
+      store: { chunks: 20, bytes: 5_000, diskFree: 1e9, full: true, reserveBytes: 5e7 },
       activity: { uploads: 4, reads: 5, deletes: 1, chunksStored: 20, chunksServed: 9, chunkReads: 7 },
       members: statusWith().members.slice(0, 2),
       underReplicated: 3,
     });
     families = parseMetrics(await metrics.render());
     expect(sampleValue(families, "dmfs_store_chunks")).toBe(20);
+    expect(sampleValue(families, "dmfs_disk_full")).toBe(1);
+    expect(sampleValue(families, "dmfs_disk_reserve_bytes")).toBe(5e7);
     expect(sampleValue(families, "dmfs_uploads_total")).toBe(4);
     expect(sampleValue(families, "dmfs_under_replicated_chunks")).toBe(3);
     expect(sampleValue(families, "dmfs_peer_up", { peer: DOWN })).toBeUndefined();
