@@ -21,6 +21,7 @@ interface NodeCliOptions {
   gcGraceMs?: string;
   gcIntervalMs?: string;
   capacity?: string;
+  rebalanceMbps?: string;
 }
 
 export function nodeCommand(): Command {
@@ -51,6 +52,10 @@ export function nodeCommand(): Command {
     .option(
       "--capacity <bytes>",
       "bytes this node offers, e.g. 500G: its weight when the admin signs the next layout (default: config, else the disk's free space)",
+    )
+    .option(
+      "--rebalance-mbps <MB/s>",
+      "the most MB/s repair pushes to other nodes, 0 for no limit (with --listen; default 100)",
     )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
@@ -112,6 +117,7 @@ function fromConfig(o: NodeCliOptions) {
     gcGraceMs: config.cluster.gcGraceMs,
     gcIntervalMs: config.cluster.gcIntervalMs,
     capacity: server.capacity,
+    rebalanceMBps: config.cluster.rebalanceMBps,
   };
 }
 
@@ -138,6 +144,8 @@ function fromFlags(o: NodeCliOptions) {
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
     capacity: undefined as number | undefined,
+    rebalanceMBps:
+      o.rebalanceMbps === undefined ? undefined : nonNegative(o.rebalanceMbps, "--rebalance-mbps"),
   };
 }
 
@@ -145,6 +153,12 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new DmfsError("E_USAGE", `${flag} must be a whole number of at least 1`);
+  return n;
+}
+
+function nonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new DmfsError("E_USAGE", `${flag} must be a number of at least 0`);
   return n;
 }
 

@@ -22,6 +22,8 @@ export interface ClusterConfig {
   gcGraceMs: number;
   /** Time between a node's periodic garbage collection passes. */
   gcIntervalMs: number;
+  /** The most megabytes (10^6 bytes) per second a node's repair pushes to other nodes; 0: no limit. */
+  rebalanceMBps: number;
 }
 
 export interface ServerConfig {
@@ -130,6 +132,7 @@ const clusterSchema = (base: string) =>
       failureTimeoutMs: positiveMilliseconds.default(5000),
       gcGraceMs: positiveMilliseconds.default(60 * 60_000),
       gcIntervalMs: positiveMilliseconds.default(10 * 60_000),
+      rebalanceMBps: z.number().nonnegative().default(100),
     })
     .transform((cluster, ctx) => {
       // Unset, W is 2 - or R itself when R is 1, so the smallest cluster still works.

@@ -59,6 +59,8 @@ export interface NodeOptions {
   threads?: number;
   /** Bytes this node offers (its weight in the next layout); default: its disk's free space. */
   capacity?: number;
+  /** The most megabytes per second repair pushes (default 100; 0: no limit). */
+  rebalanceMBps?: number;
 }
 
 /**
@@ -69,6 +71,8 @@ const TEST_CLOCK_OFFSET_MS = Number.parseInt(process.env.DMFS_TEST_CLOCK_OFFSET_
 function wallClock(): number {
   return Date.now() + TEST_CLOCK_OFFSET_MS;
 }
+
+const DEFAULT_REBALANCE_MBPS = 100;
 
 export interface RunningNode {
   nodeId: string;
@@ -223,6 +227,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     skip: (id) => gc.isCondemned(id),
     onClean: () => layout.settled(),
+    bytesPerSecond: (opts.rebalanceMBps ?? DEFAULT_REBALANCE_MBPS) * 1e6,
   });
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));

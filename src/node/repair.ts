@@ -5,6 +5,7 @@
 // home has re-hashed its own copy and found it good. Chunks garbage collection condemned are not pushed.
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { BytePacer } from "./byte-pacer.ts";
 import type { Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
@@ -22,6 +23,8 @@ export interface RepairOptions {
   skip?: (chunkId: string) => boolean;
   /** Called after a scan found every chunk held here on all its homes (a layout change has settled here). */
   onClean?: () => void;
+  /** The most bytes per second repair pushes (config cluster.rebalanceMBps); 0 or absent: no limit. */
+  bytesPerSecond?: number;
 }
 
 export class Repair {
@@ -33,7 +36,11 @@ export class Repair {
   /** Copies dropped here since start because every home held the chunk. */
   dropped = 0;
 
-  constructor(private readonly o: RepairOptions) {}
+  private readonly pacer: BytePacer;
+
+  constructor(private readonly o: RepairOptions) {
+    this.pacer = new BytePacer(o.bytesPerSecond ?? 0);
+  }
 
   start(intervalMs = REPAIR_INTERVAL_MS): void {
     this.timer = setInterval(() => this.trigger(), intervalMs);
@@ -129,6 +136,7 @@ export class Repair {
             lacking.add(id);
             continue; // never spread a corrupt copy; another holder repairs this chunk
           }
+          await this.pacer.take(bytes.length);
           await conn.request({ t: "chunk.put", chunkId: id, data: bytes });
           pushed++;
         } catch {
