@@ -55,7 +55,7 @@ export function nodeCommand(): Command {
     )
     .option(
       "--rebalance-mbps <MB/s>",
-      "the most MB/s repair pushes to other nodes, 0 for no limit (with --listen; default 100)",
+      "the most MB/s repair pushes to other nodes, 0 for no limit (default: config, else 100)",
     )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
@@ -69,6 +69,9 @@ export function nodeCommand(): Command {
         ...(o.gcGraceMs !== undefined ? { gcGraceMs: positiveInt(o.gcGraceMs, "--gc-grace-ms") } : {}),
         ...(o.gcIntervalMs !== undefined
           ? { gcIntervalMs: positiveInt(o.gcIntervalMs, "--gc-interval-ms") }
+          : {}),
+        ...(o.rebalanceMbps !== undefined
+          ? { rebalanceMBps: nonNegative(o.rebalanceMbps, "--rebalance-mbps") }
           : {}),
       };
       const capacity = o.capacity === undefined ? options.capacity : parseCapacity(o.capacity);
@@ -144,8 +147,7 @@ function fromFlags(o: NodeCliOptions) {
     heartbeatMs: 1_000,
     failureTimeoutMs: 5_000,
     capacity: undefined as number | undefined,
-    rebalanceMBps:
-      o.rebalanceMbps === undefined ? undefined : nonNegative(o.rebalanceMbps, "--rebalance-mbps"),
+    rebalanceMBps: undefined as number | undefined,
   };
 }
 
