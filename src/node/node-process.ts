@@ -264,6 +264,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
           layout,
           capacity: async () => opts.capacity ?? Math.max(1, (await store.stats()).diskFree),
           name: certificateName(identity.cert),
+          repairState: () => ({ misplaced: repair.misplaced, underReplicated: repair.underReplicated }),
           log,
         }),
       ),

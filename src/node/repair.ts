@@ -35,6 +35,8 @@ export class Repair {
   underReplicated: number | null = null;
   /** Copies dropped here since start because every home held the chunk. */
   dropped = 0;
+  /** Copies held here off their homes after the last scan (still to hand over); null before one. */
+  misplaced: number | null = null;
 
   private readonly pacer: BytePacer;
 
@@ -77,12 +79,14 @@ export class Repair {
     let under = 0;
     let pushed = 0;
     let dropped = 0;
+    let misplaced = 0;
     let batch: string[] = [];
     const flush = async () => {
       const result = await this.repairBatch(batch);
       under += result.under;
       pushed += result.pushed;
       dropped += result.dropped;
+      misplaced += result.misplaced - result.dropped;
       batch = [];
     };
     for await (const id of this.o.store.list()) {
@@ -92,6 +96,7 @@ export class Repair {
     }
     if (batch.length > 0) await flush();
     this.underReplicated = under;
+    this.misplaced = misplaced;
     this.dropped += dropped;
     if (pushed > 0 || dropped > 0) {
       this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
@@ -102,7 +107,9 @@ export class Repair {
     if (pushed > 0 || dropped > 0) this.again = true;
   }
 
-  private async repairBatch(ids: string[]): Promise<{ under: number; pushed: number; dropped: number }> {
+  private async repairBatch(
+    ids: string[],
+  ): Promise<{ under: number; pushed: number; dropped: number; misplaced: number }> {
     const { mesh, store, pool, placement } = this.o;
     const wanted = new Map<string, string[]>(); // peer -> chunk ids it should hold
     const misplaced: string[] = []; // held here, this node not a home
@@ -149,7 +156,7 @@ export class Repair {
     for (const id of await this.verifiedOnEveryHome(misplaced.filter((id) => !lacking.has(id)))) {
       if (await store.delete(id).catch(() => false)) dropped++;
     }
-    return { under: lacking.size, pushed, dropped };
+    return { under: lacking.size, pushed, dropped, misplaced: misplaced.length };
   }
 
   /** The chunks of `ids` that every one of their homes holds a verified copy of (`chunk.has` with verify). */

@@ -35,6 +35,8 @@ export interface NodeServices {
   capacity: () => Promise<number>;
   /** This node's certificate name. */
   name: string;
+  /** What the last repair scan found still to move. */
+  repairState: () => { misplaced: number | null; underReplicated: number | null };
   log: Logger;
 }
 
@@ -54,6 +56,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
     layout,
     capacity,
     name,
+    repairState,
     log,
   } = services;
   /** Whether this node holds a copy of `chunkId` that hashes to its id; a bad one is quarantined. */
@@ -103,6 +106,7 @@ export function createRequestHandler(services: NodeServices): RequestHandler {
           changing: layout.changing(),
           capacity: await capacity(),
           name,
+          ...repairState(),
         };
       case "chunk.put": {
         // Verify in the pool; the bytes come back from the worker and go to disk unchanged.

@@ -135,5 +135,20 @@ describe("dmfs node remove", () => {
     expect(layout.nodes.map((n) => n.state)).toEqual(["alive", "alive", "alive"]);
     expect(layout.nodes.map((n) => n.nodeId)).not.toContain(doomedId);
     expect(layout.outside).toEqual([expect.objectContaining({ nodeId: doomedId, state: "down" })]);
+    // And each live node's own account, from its repair scans: nothing left to move.
+    await waitFor(
+      "every live node to report nothing left to repair",
+      async () => {
+        const now = JSON.parse(
+          (await cluster.runCli(["cluster", "layout", "--json"], { gateway: 1 })).stdout,
+        ) as {
+          repair: { misplaced: number | null; underReplicated: number | null }[];
+        };
+        return (
+          now.repair.length === 3 && now.repair.every((r) => r.misplaced === 0 && r.underReplicated === 0)
+        );
+      },
+      20_000,
+    );
   }, 180_000);
 });

@@ -90,12 +90,14 @@ describe("repair", () => {
     // C refused the copy: this node keeps its own, and the chunk counts as under-replicated.
     expect(stored.has(chunk(1))).toBe(true);
     expect(repair.underReplicated).toBe(1);
+    expect(repair.misplaced).toBe(1);
     expect(cleans()).toBe(0);
     c.held.add(chunk(1));
     await scan();
     expect(stored.has(chunk(1))).toBe(false);
     expect(repair.dropped).toBe(1);
     expect(repair.underReplicated).toBe(0);
+    expect(repair.misplaced).toBe(0);
   });
 
   it("keeps the copy while a home's copy does not verify", async () => {
