@@ -21,6 +21,11 @@ export interface ClusterLayoutJson {
   }[];
   /** Members that are not in the layout: they own no data and give their copies to the homes. */
   outside: { nodeId: string; addr: string; state: "alive" | "suspect" | "down" }[];
+  /**
+   * Per node that answered, at its last repair scan: copies it holds off their homes (to hand over)
+   * and chunks it holds whose homes lack a copy; null before its first scan.
+   */
+  repair: { nodeId: string; name: string; misplaced: number | null; underReplicated: number | null }[];
 }
 
 export function clusterLayoutCommand(): Command {
@@ -57,6 +62,12 @@ export function layoutJson(view: ClusterLayoutView): ClusterLayoutJson {
     outside: view.members
       .filter((m) => !inLayout.has(m.nodeId))
       .map((m) => ({ nodeId: m.nodeId, addr: m.addr, state: m.state === "self" ? "alive" : m.state })),
+    repair: [...view.reports.values()].map((r) => ({
+      nodeId: r.nodeId,
+      name: r.name,
+      misplaced: r.misplaced,
+      underReplicated: r.underReplicated,
+    })),
   };
 }
 
@@ -78,6 +89,10 @@ function render(json: ClusterLayoutJson): string {
     out += `Members outside the layout (they own no data):\n${json.outside
       .map((m) => `  ${m.nodeId}  ${m.addr}  ${m.state}\n`)
       .join("")}`;
+  }
+  const pending = json.repair.filter((r) => (r.misplaced ?? 0) > 0 || (r.underReplicated ?? 0) > 0);
+  for (const r of pending) {
+    out += `${r.name}: ${r.misplaced ?? 0} cop${r.misplaced === 1 ? "y" : "ies"} to hand to their homes, ${r.underReplicated ?? 0} chunk(s) whose homes lack a copy (last repair scan).\n`;
   }
   if (json.changing.length > 0) {
     out += `Still moving copies to their new homes: ${json.changing.join(", ")}.\n`;

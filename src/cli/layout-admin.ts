@@ -22,6 +22,9 @@ export interface NodeReport {
   capacity: number;
   layout: VerifiedLayout | undefined;
   changing: boolean;
+  /** At its last repair scan: copies it holds off their homes, chunks whose homes lack a copy. */
+  misplaced: number | null;
+  underReplicated: number | null;
 }
 
 export interface ClusterLayoutView {
@@ -62,6 +65,8 @@ export async function readClusterLayout(access: ClusterAccess): Promise<ClusterL
         capacity: reply.capacity,
         layout: reply.layout ? verifyLayout(identity.ca, identity.clusterId, reply.layout) : undefined,
         changing: reply.changing,
+        misplaced: reply.misplaced,
+        underReplicated: reply.underReplicated,
       });
     };
     await answer(gateway);

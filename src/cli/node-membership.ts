@@ -23,8 +23,8 @@ export function nodeRemoveCommand(): Command {
       .argument("<node>", "the node's name (node-3) or id (or the start of its id)"),
   )
     .option("--json", "print { node, version, nodes } as JSON")
-    .action(async (which: string, o: MembershipOptions) => {
-      const { removed, version, nodes } = await leaveLayout(which, o, "remove");
+    .action(async (which: string, o: MembershipOptions, cmd: Command) => {
+      const { removed, version, nodes } = await leaveLayout(which, withParentConfig(o, cmd), "remove");
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ node: removed, version, nodes })}\n`);
         return;
@@ -43,12 +43,16 @@ export function nodeDrainCommand(): Command {
   )
     .option("--timeout <seconds>", "how long to wait for the node to give away its copies", "600")
     .option("--json", "print { node, version, nodes } as JSON")
-    .action(async (which: string, o: MembershipOptions & { timeout: string }) => {
+    .action(async (which: string, o: MembershipOptions & { timeout: string }, cmd: Command) => {
       const timeoutMs = Number(o.timeout) * 1000;
       if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
         throw new DmfsError("E_USAGE", "--timeout must be a number of seconds greater than 0");
       }
-      const { removed, version, nodes, addr, access } = await leaveLayout(which, o, "drain");
+      const { removed, version, nodes, addr, access } = await leaveLayout(
+        which,
+        withParentConfig(o, cmd),
+        "drain",
+      );
       const client = await NodeClient.connect([addr as string], {
         identity: access.identity,
         chunkSize: access.chunkSize,
@@ -78,6 +82,15 @@ export function nodeDrainCommand(): Command {
         `Drained ${removed}: it holds no chunk and is out of the layout (version ${version}); it can be stopped.\n`,
       );
     });
+}
+
+/**
+ * `dmfs node` has its own --config (the config of the node it runs), and commander hands a --config
+ * written after `remove`/`drain` to it: take it from there.
+ */
+function withParentConfig<T extends MembershipOptions>(o: T, cmd: Command): T {
+  const parentConfig = cmd.parent?.opts<{ config?: string }>().config;
+  return o.config === undefined && parentConfig !== undefined ? { ...o, config: parentConfig } : o;
 }
 
 async function leaveLayout(which: string, o: MembershipOptions, how: "remove" | "drain") {

@@ -25,6 +25,7 @@ interface NodeCliOptions {
   capacity?: string;
   diskReserve?: string;
   repairIntervalMs?: string;
+  rebalanceMbps?: string;
 }
 
 export function nodeCommand(): Command {
@@ -65,6 +66,10 @@ export function nodeCommand(): Command {
       "--disk-reserve <share|size>",
       'free space kept on the root\'s disk, e.g. "5%" or "2GiB"; below it the node takes no new chunk copies, 0 turns it off (default: config, else 5%)',
     )
+    .option(
+      "--rebalance-mbps <MB/s>",
+      "the most MB/s repair pushes to other nodes, 0 for no limit (default: config, else 100)",
+    )
     .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS).default("info"))
     .addHelpText(
       "after",
@@ -80,6 +85,9 @@ export function nodeCommand(): Command {
           : {}),
         ...(o.repairIntervalMs !== undefined
           ? { repairIntervalMs: positiveInt(o.repairIntervalMs, "--repair-interval-ms") }
+          : {}),
+        ...(o.rebalanceMbps !== undefined
+          ? { rebalanceMBps: nonNegative(o.rebalanceMbps, "--rebalance-mbps") }
           : {}),
       };
       const metricsAddr = o.metricsAddr ?? options.metricsAddr;
@@ -137,6 +145,7 @@ function fromConfig(o: NodeCliOptions) {
     capacity: server.capacity,
     diskReserve: server.diskReserve ?? config.cluster.diskReserve,
     repairIntervalMs: config.cluster.repairIntervalMs,
+    rebalanceMBps: config.cluster.rebalanceMBps,
   };
 }
 
@@ -164,6 +173,7 @@ function fromFlags(o: NodeCliOptions) {
     failureTimeoutMs: 5_000,
     metricsAddr: undefined,
     capacity: undefined as number | undefined,
+    rebalanceMBps: undefined as number | undefined,
   };
 }
 
@@ -182,6 +192,12 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
     throw new DmfsError("E_USAGE", `${flag} must be a whole number of at least 1`);
+  return n;
+}
+
+function nonNegative(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new DmfsError("E_USAGE", `${flag} must be a number of at least 0`);
   return n;
 }
 

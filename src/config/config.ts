@@ -27,6 +27,8 @@ export interface ClusterConfig {
   repairIntervalMs: number;
   /** Free space every node keeps on its disk (below it, no new chunk copies); a server may override it. */
   diskReserve: ReserveSetting;
+  /** The most megabytes (10^6 bytes) per second a node's repair pushes to other nodes; 0: no limit. */
+  rebalanceMBps: number;
 }
 
 export interface ServerConfig {
@@ -153,6 +155,7 @@ const clusterSchema = (base: string) =>
       gcIntervalMs: positiveMilliseconds.default(10 * 60_000),
       repairIntervalMs: positiveMilliseconds.default(30_000),
       diskReserve: reserveSchema.default(DEFAULT_RESERVE),
+      rebalanceMBps: z.number().nonnegative().default(100),
     })
     .transform((cluster, ctx) => {
       // Unset, W is 2 - or R itself when R is 1, so the smallest cluster still works.

@@ -70,6 +70,8 @@ export interface NodeOptions {
   repairIntervalMs?: number;
   /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
   diskReserve?: ReserveSetting;
+  /** The most megabytes per second repair pushes (default 100; 0: no limit). */
+  rebalanceMBps?: number;
 }
 
 /** How often a node reads its disk's free space when nothing is written (writes read it themselves). */
@@ -83,6 +85,8 @@ const TEST_CLOCK_OFFSET_MS = Number.parseInt(process.env.DMFS_TEST_CLOCK_OFFSET_
 function wallClock(): number {
   return Date.now() + TEST_CLOCK_OFFSET_MS;
 }
+
+const DEFAULT_REBALANCE_MBPS = 100;
 
 export interface RunningNode {
   nodeId: string;
@@ -266,6 +270,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     skip: (id) => gc.isCondemned(id),
     onClean: () => layout.settled(),
     fullNodes,
+    bytesPerSecond: (opts.rebalanceMBps ?? DEFAULT_REBALANCE_MBPS) * 1e6,
   });
   const scrub = new Scrub(store, pool, log);
   const rejections = new RejectionLog((fields, msg) => log.warn(fields, msg));
@@ -285,6 +290,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     layout,
     capacity: async () => opts.capacity ?? Math.max(1, (await store.stats()).diskFree),
     name: certificateName(identity.cert),
+    repairState: () => ({ misplaced: repair.misplaced, underReplicated: repair.underReplicated }),
     log,
     fullPeers,
     replyScope: { nodeId, localPaths: [opts.root, store.root, opts.bundleDir] },

@@ -6,6 +6,7 @@
 // nor copies to a home whose disk is full (they go once its heartbeat says it has room again).
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import { BytePacer } from "./byte-pacer.ts";
 import type { Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
@@ -25,6 +26,8 @@ export interface RepairOptions {
   onClean?: () => void;
   /** Homes below their free-space reserve take no copies. */
   fullNodes?: { isFull(nodeId: string): boolean };
+  /** The most bytes per second repair pushes (config cluster.rebalanceMBps); 0 or absent: no limit. */
+  bytesPerSecond?: number;
 }
 
 export class Repair {
@@ -39,8 +42,14 @@ export class Repair {
   underReplicated: number | null = null;
   /** Copies dropped here since start because every home held the chunk. */
   dropped = 0;
+  /** Copies held here off their homes after the last scan (still to hand over); null before one. */
+  misplaced: number | null = null;
 
-  constructor(private readonly o: RepairOptions) {}
+  private readonly pacer: BytePacer;
+
+  constructor(private readonly o: RepairOptions) {
+    this.pacer = new BytePacer(o.bytesPerSecond ?? 0);
+  }
 
   start(intervalMs = REPAIR_INTERVAL_MS): void {
     this.timer = setInterval(() => this.trigger(), intervalMs);
@@ -78,6 +87,7 @@ export class Repair {
     let lacking = 0;
     let pushed = 0;
     let dropped = 0;
+    let misplaced = 0;
     let batch: string[] = [];
     const flush = async () => {
       const result = await this.repairBatch(batch);
@@ -85,6 +95,7 @@ export class Repair {
       lacking += result.lacking;
       pushed += result.pushed;
       dropped += result.dropped;
+      misplaced += result.misplaced - result.dropped;
       batch = [];
     };
     for await (const id of this.o.store.list()) {
@@ -94,6 +105,7 @@ export class Repair {
     }
     if (batch.length > 0) await flush();
     this.underReplicated = under;
+    this.misplaced = misplaced;
     this.dropped += dropped;
     if (pushed > 0 || dropped > 0) {
       this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
@@ -107,7 +119,7 @@ export class Repair {
 
   private async repairBatch(
     ids: string[],
-  ): Promise<{ under: number; lacking: number; pushed: number; dropped: number }> {
+  ): Promise<{ under: number; lacking: number; pushed: number; dropped: number; misplaced: number }> {
     const { mesh, store, pool, placement } = this.o;
     const wanted = new Map<string, string[]>(); // peer -> chunk ids it should hold
     const misplaced: string[] = []; // held here, this node not a home
@@ -150,6 +162,7 @@ export class Repair {
             lacking.add(id);
             continue; // never spread a corrupt copy; another holder repairs this chunk
           }
+          await this.pacer.take(bytes.length);
           await conn.request({ t: "chunk.put", chunkId: id, data: bytes });
           pushed++;
         } catch {
@@ -168,7 +181,7 @@ export class Repair {
     for (const id of await this.verifiedOnEveryHome(misplaced.filter((id) => !lacking.has(id)))) {
       if (await store.delete(id).catch(() => false)) dropped++;
     }
-    return { under: countedHere.length, lacking: lacking.size, pushed, dropped };
+    return { under: countedHere.length, lacking: lacking.size, pushed, dropped, misplaced: misplaced.length };
   }
 
   /** The chunks of `ids` that every one of their homes holds a verified copy of (`chunk.has` with verify). */

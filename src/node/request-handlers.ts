@@ -36,6 +36,8 @@ export interface NodeServices {
   capacity: () => Promise<number>;
   /** This node's certificate name. */
   name: string;
+  /** What the last repair scan found still to move. */
+  repairState: () => { misplaced: number | null; underReplicated: number | null };
   log: Logger;
   /** Peers that said their disk is below its reserve: their heartbeats update it. */
   fullPeers?: FullPeers;
@@ -76,6 +78,7 @@ function createHandler(services: NodeServices): RequestHandler {
     layout,
     capacity,
     name,
+    repairState,
     log,
     fullPeers,
   } = services;
@@ -127,6 +130,7 @@ function createHandler(services: NodeServices): RequestHandler {
           changing: layout.changing(),
           capacity: await capacity(),
           name,
+          ...repairState(),
         };
       case "chunk.put": {
         // Verify in the pool; the bytes come back from the worker and go to disk unchanged.

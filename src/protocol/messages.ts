@@ -463,6 +463,9 @@ export const LayoutReply = z.strictObject({
   capacity: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   /** The name in the node's certificate (node-3). */
   name: z.string().min(1).max(64),
+  /** At the node's last repair scan: copies it holds off their homes, and chunks whose homes lack one. */
+  misplaced: uint().nullable(),
+  underReplicated: uint().nullable(),
 });
 export type LayoutReply = z.infer<typeof LayoutReply>;
 

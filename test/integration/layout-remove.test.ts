@@ -4,10 +4,13 @@
 // 2 live disks. Checked on the nodes' disks (chunk files hashed by the test), not only in what they say.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { seededBytes, seededStream, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
+import { createClusterCa } from "../../src/crypto/certificates.ts";
+import { signLayout } from "../../src/crypto/layout-signature.ts";
+import { oneSentence, seededBytes, seededStream, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
 
 const FILES = 20;
 const LIVE = [0, 1, 2];
@@ -65,6 +68,28 @@ describe("dmfs node remove", () => {
       async () => (await cluster.peerStates(0))[cluster.addrs[DOOMED] as string] === "down",
     );
 
+    // Bad requests change nothing: an unknown node, a drain of a dead node, a layout not signed by the CA.
+    expect(oneSentence(await cluster.runCli(["node", "remove", "node-9"], { gateway: 0 }), 4)).toMatch(
+      /No node named or with id node-9 is in layout version 1/,
+    );
+    expect(oneSentence(await cluster.runCli(["node", "drain", doomedId], { gateway: 0 }), 2)).toMatch(
+      /is not alive.*dmfs node remove/,
+    );
+    const impostor = await createClusterCa((await cluster.status(0)).clusterId);
+    const forged = signLayout(impostor.key, {
+      v: 1,
+      clusterId: (await cluster.status(0)).clusterId,
+      version: 99,
+      issuedAt: Date.now(),
+      nodes: [{ nodeId: doomedId, capacity: 1 }],
+    });
+    await expect(
+      (await cluster.client(1)).request({ t: "layout.set", layout: forged }, "ok"),
+    ).rejects.toMatchObject({
+      code: "E_MESSAGE_INVALID",
+    });
+    expect(existsSync(join(cluster.nodes[1]?.root ?? "", "layout"))).toBe(false);
+
     const removal = await cluster.runCli(["node", "remove", doomedId.slice(0, 12), "--json"], { gateway: 0 });
     const removedAt = Date.now();
     expect(removal.stderr).toBe("");
@@ -110,5 +135,20 @@ describe("dmfs node remove", () => {
     expect(layout.nodes.map((n) => n.state)).toEqual(["alive", "alive", "alive"]);
     expect(layout.nodes.map((n) => n.nodeId)).not.toContain(doomedId);
     expect(layout.outside).toEqual([expect.objectContaining({ nodeId: doomedId, state: "down" })]);
+    // And each live node's own account, from its repair scans: nothing left to move.
+    await waitFor(
+      "every live node to report nothing left to repair",
+      async () => {
+        const now = JSON.parse(
+          (await cluster.runCli(["cluster", "layout", "--json"], { gateway: 1 })).stdout,
+        ) as {
+          repair: { misplaced: number | null; underReplicated: number | null }[];
+        };
+        return (
+          now.repair.length === 3 && now.repair.every((r) => r.misplaced === 0 && r.underReplicated === 0)
+        );
+      },
+      20_000,
+    );
   }, 180_000);
 });

@@ -77,6 +77,7 @@ servers:
       gcIntervalMs: 600_000,
       repairIntervalMs: 30_000,
       diskReserve: { percent: 5 },
+      rebalanceMBps: 100,
     });
     expect(config.servers).toEqual([
       {
@@ -115,11 +116,13 @@ servers:
   gcGraceMs: 5000
   gcIntervalMs: 60000
   diskReserve: 2GiB
+  rebalanceMBps: 12.5
 servers:
   - listenAddr: "localhost:9000"
     root: /srv/dmfs/a
     nodes: ["127.0.0.2:9001", ":9002"]
     diskReserve: 10%
+    capacity: 2T
 `),
     );
     expect(config.cluster).toEqual({
@@ -133,8 +136,10 @@ servers:
       gcIntervalMs: 60000,
       repairIntervalMs: 30_000,
       diskReserve: { bytes: 2 * 1024 * 1024 * 1024 },
+      rebalanceMBps: 12.5,
     });
     expect(config.servers[0]?.diskReserve).toEqual({ percent: 10 });
+    expect(config.servers[0]?.capacity).toBe(2 * 2 ** 40);
     expect(config.servers[0]?.root).toBe("/srv/dmfs/a");
     expect(config.servers[0]?.nodes).toEqual(["127.0.0.2:9001", "localhost:9002"]);
   });
@@ -146,6 +151,22 @@ servers:
     expect(chunkSize('"1MiB"')).toBe(1024 * 1024);
     expect(chunkSize("16MiB")).toBe(16 * 1024 * 1024);
     expect(chunkSize("512kib")).toBe(512 * 1024);
+  });
+
+  it("takes a server's capacity as bytes or with a unit, and names the field of a bad one", () => {
+    const capacity = (value: string) =>
+      loadConfig(
+        writeConfig(`servers:\n  - listenAddr: "127.0.0.1:8000"\n    root: a\n    capacity: ${value}\n`),
+      ).servers[0]?.capacity;
+    expect(capacity("1048576")).toBe(1024 * 1024);
+    expect(capacity("500G")).toBe(500 * 2 ** 30);
+    expect(capacity("1.5TiB")).toBe(1.5 * 2 ** 40);
+    for (const bad of ["0", "-5", "lots", "12Q"]) {
+      expect(
+        configError(`servers:\n  - listenAddr: "127.0.0.1:8000"\n    root: a\n    capacity: ${bad}\n`),
+      ).toContain("servers[0].capacity");
+    }
+    expect(configError(`cluster:\n  rebalanceMBps: -1\n${ONE_SERVER}`)).toContain("rebalanceMBps");
   });
 
   it("uses every default when the cluster section is missing or empty", () => {

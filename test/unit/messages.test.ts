@@ -299,6 +299,8 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     changing: fc.boolean(),
     capacity: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
     name: fc.string({ minLength: 1, maxLength: 64 }),
+    misplaced: fc.option(safeUint, { nil: null }),
+    underReplicated: fc.option(safeUint, { nil: null }),
   }),
 };
 

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadOrCreateNodeId, NODE_ID_FILE } from "../../src/store/node-identity.ts";
+import { loadOrCreateNodeId, NODE_ID_FILE, readIssuedNodeId } from "../../src/store/node-identity.ts";
 
 const roots: string[] = [];
 
@@ -74,5 +74,30 @@ describe("loadOrCreateNodeId", () => {
     const file = path.join(root, NODE_ID_FILE);
     fs.mkdirSync(file);
     expect(thrownBy(() => loadOrCreateNodeId(root))).toMatchObject({ code: "E_IO", subject: file });
+  });
+});
+
+describe("an id issued by cluster add-node", () => {
+  const issued = "0123456789abcdef0123456789abcdef";
+
+  it("is taken on the first start, kept after it, and read back from the bundle", () => {
+    const root = path.join(tempRoot(), "fresh");
+    expect(loadOrCreateNodeId(root, issued)).toBe(issued);
+    expect(loadOrCreateNodeId(root, issued)).toBe(issued);
+    expect(loadOrCreateNodeId(root)).toBe(issued);
+    const bundle = tempRoot();
+    expect(readIssuedNodeId(bundle)).toBeUndefined();
+    fs.writeFileSync(path.join(bundle, NODE_ID_FILE), `${issued}\n`);
+    expect(readIssuedNodeId(bundle)).toBe(issued);
+  });
+
+  it("refuses a root that belongs to another node, naming both ids, and leaves it as it was", () => {
+    const root = tempRoot();
+    const own = loadOrCreateNodeId(root);
+    expect(thrownBy(() => loadOrCreateNodeId(root, issued))).toMatchObject({
+      code: "E_CONFIG",
+      message: expect.stringContaining(`${own}, but this node's bundle was issued for node ${issued}`),
+    });
+    expect(loadOrCreateNodeId(root)).toBe(own);
   });
 });

@@ -91,12 +91,14 @@ describe("repair", () => {
     // home A holds it and ranks above this non-home, so A counts it (each chunk counted once cluster-wide).
     expect(stored.has(chunk(1))).toBe(true);
     expect(repair.underReplicated).toBe(0);
+    expect(repair.misplaced).toBe(1);
     expect(cleans()).toBe(0);
     c.held.add(chunk(1));
     await scan();
     expect(stored.has(chunk(1))).toBe(false);
     expect(repair.dropped).toBe(1);
     expect(repair.underReplicated).toBe(0);
+    expect(repair.misplaced).toBe(0);
   });
 
   it("keeps the copy while a home's copy does not verify", async () => {
