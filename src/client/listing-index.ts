@@ -55,10 +55,10 @@ export interface SyncReport {
 }
 
 const SCHEMA = `
-  CREATE TABLE about (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS about (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
   -- One row per path id: a file (path set), a delete (path and problem null) or an entry that did not
   -- check out (problem set). The clock and writer decide, as on the nodes, which of two versions wins.
-  CREATE TABLE entries (
+  CREATE TABLE IF NOT EXISTS entries (
     path_id      TEXT PRIMARY KEY,
     hlc_wall     INTEGER NOT NULL,
     hlc_logical  INTEGER NOT NULL,
@@ -70,10 +70,10 @@ const SCHEMA = `
     problem_code TEXT,
     problem      TEXT
   ) STRICT, WITHOUT ROWID;
-  CREATE UNIQUE INDEX entries_by_path ON entries (path) WHERE path IS NOT NULL;
-  CREATE INDEX entries_unreadable ON entries (path_id) WHERE problem_code IS NOT NULL;
+  CREATE UNIQUE INDEX IF NOT EXISTS entries_by_path ON entries (path) WHERE path IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS entries_unreadable ON entries (path_id) WHERE problem_code IS NOT NULL;
   -- Where the last sync from each node ended.
-  CREATE TABLE cursors (
+  CREATE TABLE IF NOT EXISTS cursors (
     node_id TEXT PRIMARY KEY,
     wall    INTEGER NOT NULL,
     logical INTEGER NOT NULL,
@@ -382,10 +382,11 @@ function mismatch(db: Database.Database, expected: About): string | undefined {
   return undefined;
 }
 
+/** Idempotent: two `ls` runs that both found no index may both get here. */
 function initialise(db: Database.Database, about: About): void {
   db.transaction(() => {
     db.exec(SCHEMA);
-    const insert = db.prepare("INSERT INTO about (name, value) VALUES (?, ?)");
+    const insert = db.prepare("INSERT OR IGNORE INTO about (name, value) VALUES (?, ?)");
     for (const [name, value] of Object.entries(about)) insert.run(name, value);
   }).immediate();
 }
