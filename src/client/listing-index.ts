@@ -16,6 +16,7 @@ import { loadBulkBlake3 } from "../crypto/blake3.ts";
 import { pathIdOf } from "../crypto/catalog-crypto.ts";
 import type { DataKeys } from "../crypto/keys.ts";
 import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
+import { TOMBSTONE_GRACE_MS } from "../node/anti-entropy.ts";
 import type { ChangeCursor } from "../protocol/messages.ts";
 import { checkEntry } from "./checked-entry.ts";
 import type { NodeClient } from "./node-client.ts";
@@ -72,6 +73,7 @@ const SCHEMA = `
   ) STRICT, WITHOUT ROWID;
   CREATE UNIQUE INDEX IF NOT EXISTS entries_by_path ON entries (path) WHERE path IS NOT NULL;
   CREATE INDEX IF NOT EXISTS entries_unreadable ON entries (path_id) WHERE problem_code IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS entries_deletes_by_age ON entries (hlc_wall) WHERE path IS NULL AND problem_code IS NULL;
   -- Where the last sync from each node ended.
   CREATE TABLE IF NOT EXISTS cursors (
     node_id TEXT PRIMARY KEY,
@@ -230,7 +232,12 @@ export class ListingIndex {
       });
       report.entries += page.entries.length;
       cursor = next ?? cursor;
-      if (!page.more) return report;
+      if (!page.more) {
+        // Deletes are kept as long as the nodes keep their tombstones, so a stale node cannot bring a
+        // path back meanwhile; after that the nodes forget them too.
+        this.write(() => this.sql.purgeDeletes.run(Date.now() - TOMBSTONE_GRACE_MS));
+        return report;
+      }
       if (!next) {
         throw new DmfsError("E_CORRUPT", `node ${from.slice(0, 8)} announced more changes and sent none`, {
           subject: from,
@@ -410,6 +417,9 @@ function prepare(db: Database.Database) {
       "INSERT OR REPLACE INTO cursors (node_id, wall, logical, path_id) VALUES (?, ?, ?, ?)",
     ),
     clearEntries: db.prepare("DELETE FROM entries"),
+    purgeDeletes: db.prepare<[number]>(
+      "DELETE FROM entries WHERE path IS NULL AND problem_code IS NULL AND hlc_wall < ?",
+    ),
     clearCursors: db.prepare("DELETE FROM cursors"),
     filesFrom: db.prepare<[string, number], FileRow>(files("path >= ?")),
     filesFromTo: db.prepare<[string, string, number], FileRow>(files("path >= ? AND path < ?")),
