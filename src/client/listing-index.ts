@@ -187,25 +187,25 @@ export class ListingIndex {
    */
   async sync(gateway: Pick<NodeClient, "nodeId" | "request">): Promise<SyncReport> {
     const from = gateway.nodeId;
+    const corrupt = (what: string) =>
+      new DmfsError("E_CORRUPT", `node ${from.slice(0, 8)} ${what}`, { subject: from });
     // Path ids are keyed BLAKE3: the bulk backend checks a big catalog's ids several times faster than noble.
     const blake3 = await loadBulkBlake3();
     const pathIdFor = (p: string) => bytesToHex(blake3.keyedHash(this.keys.path, utf8ToBytes(p)));
-    let cursor = this.cursorFor(from);
-    const report: SyncReport = { from, pages: 0, entries: 0, rebuilt: false };
-    for (;;) {
-      if (report.pages === MAX_SYNC_PAGES) {
-        throw new DmfsError(
-          "E_CORRUPT",
-          `node ${from.slice(0, 8)} kept sending changes past ${MAX_SYNC_PAGES} pages`,
-          {
-            subject: from,
-          },
-        );
-      }
-      const page = await gateway.request(
-        { t: "catalog.changes", ...(cursor ? { after: cursor } : {}) },
+    const ask = (after: ChangeCursor | undefined) => {
+      const reply = gateway.request(
+        { t: "catalog.changes", ...(after ? { after } : {}) },
         "catalog.changes.page",
       );
+      reply.catch(() => undefined); // awaited below; this only silences a rejection while a page is applied
+      return reply;
+    };
+    let cursor = this.cursorFor(from);
+    const report: SyncReport = { from, pages: 0, entries: 0, rebuilt: false };
+    let pending = ask(cursor);
+    for (;;) {
+      if (report.pages === MAX_SYNC_PAGES) throw corrupt(`kept sending changes past ${MAX_SYNC_PAGES} pages`);
+      const page = await pending;
       report.pages++;
       if (cursor && page.purgedThrough && compareHlc(page.purgedThrough, cursor) > 0 && !report.rebuilt) {
         this.write(() => {
@@ -214,18 +214,16 @@ export class ListingIndex {
         });
         cursor = undefined;
         report.rebuilt = true;
+        pending = ask(cursor);
         continue;
       }
       const next = page.cursor;
       if (next && cursor && compareCursors(next, cursor) <= 0) {
-        throw new DmfsError(
-          "E_CORRUPT",
-          `node ${from.slice(0, 8)} sent changes from before the ones asked for`,
-          {
-            subject: from,
-          },
-        );
+        throw corrupt("sent changes from before the ones asked for");
       }
+      if (page.more && !next) throw corrupt("announced more changes and sent none");
+      // The node prepares the next page while this one is checked and stored: the two overlap.
+      if (page.more) pending = ask(next);
       this.write(() => {
         for (const entry of page.entries) this.apply(entry, from, pathIdFor);
         if (next) this.sql.setCursor.run(from, next.wall, next.logical, next.pathId);
@@ -237,11 +235,6 @@ export class ListingIndex {
         // path back meanwhile; after that the nodes forget them too.
         this.write(() => this.sql.purgeDeletes.run(Date.now() - TOMBSTONE_GRACE_MS));
         return report;
-      }
-      if (!next) {
-        throw new DmfsError("E_CORRUPT", `node ${from.slice(0, 8)} announced more changes and sent none`, {
-          subject: from,
-        });
       }
     }
   }
