@@ -3,7 +3,7 @@
 // chunk files straight into a store). Cases: the first sync of an empty index ("sync-first"), a sync after
 // a few uploads and deletes ("sync-changes"), listing one folder of 100 by prefix through the library with
 // an open connection ("prefix-lib": sync round trip plus the query) and as a person runs it
-// ("prefix-cli": the `dmfs ls PREFIX` process from start to exit, next to "cli-start": `dmfs --version`),
+// ("prefix-cli": the `dmfs ls PREFIX` process from start to exit, next to "cli-start": `dmfs --help`),
 // and the whole listing ("json-cli": `dmfs ls --json` with its peak resident memory).
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -108,7 +108,7 @@ export const listingSuite: BenchSuite = {
       }
 
       const access = ["--node", node.addr, "--cluster", cluster.clusterDir];
-      const version = await repeat(() => runCli(["--version"]));
+      const version = await repeat(() => runCli(["--help"]));
       record({ case: "cli-start", ms: version.median, p95Ms: version.p95 });
       const prefix = `dir-${String(Math.floor(ENTRIES / PER_FOLDER / 3)).padStart(5, "0")}/`;
       const cli = await repeat(() => runCli(["ls", prefix, ...access], PER_FOLDER + 1));

@@ -16,6 +16,7 @@ import { loadBulkBlake3 } from "../crypto/blake3.ts";
 import { pathIdOf } from "../crypto/catalog-crypto.ts";
 import type { DataKeys } from "../crypto/keys.ts";
 import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
+import { TOMBSTONE_GRACE_MS } from "../node/anti-entropy.ts";
 import type { ChangeCursor } from "../protocol/messages.ts";
 import { checkEntry } from "./checked-entry.ts";
 import type { NodeClient } from "./node-client.ts";
@@ -55,10 +56,10 @@ export interface SyncReport {
 }
 
 const SCHEMA = `
-  CREATE TABLE about (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS about (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
   -- One row per path id: a file (path set), a delete (path and problem null) or an entry that did not
   -- check out (problem set). The clock and writer decide, as on the nodes, which of two versions wins.
-  CREATE TABLE entries (
+  CREATE TABLE IF NOT EXISTS entries (
     path_id      TEXT PRIMARY KEY,
     hlc_wall     INTEGER NOT NULL,
     hlc_logical  INTEGER NOT NULL,
@@ -70,10 +71,11 @@ const SCHEMA = `
     problem_code TEXT,
     problem      TEXT
   ) STRICT, WITHOUT ROWID;
-  CREATE UNIQUE INDEX entries_by_path ON entries (path) WHERE path IS NOT NULL;
-  CREATE INDEX entries_unreadable ON entries (path_id) WHERE problem_code IS NOT NULL;
+  CREATE UNIQUE INDEX IF NOT EXISTS entries_by_path ON entries (path) WHERE path IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS entries_unreadable ON entries (path_id) WHERE problem_code IS NOT NULL;
+  CREATE INDEX IF NOT EXISTS entries_deletes_by_age ON entries (hlc_wall) WHERE path IS NULL AND problem_code IS NULL;
   -- Where the last sync from each node ended.
-  CREATE TABLE cursors (
+  CREATE TABLE IF NOT EXISTS cursors (
     node_id TEXT PRIMARY KEY,
     wall    INTEGER NOT NULL,
     logical INTEGER NOT NULL,
@@ -185,25 +187,25 @@ export class ListingIndex {
    */
   async sync(gateway: Pick<NodeClient, "nodeId" | "request">): Promise<SyncReport> {
     const from = gateway.nodeId;
+    const corrupt = (what: string) =>
+      new DmfsError("E_CORRUPT", `node ${from.slice(0, 8)} ${what}`, { subject: from });
     // Path ids are keyed BLAKE3: the bulk backend checks a big catalog's ids several times faster than noble.
     const blake3 = await loadBulkBlake3();
     const pathIdFor = (p: string) => bytesToHex(blake3.keyedHash(this.keys.path, utf8ToBytes(p)));
-    let cursor = this.cursorFor(from);
-    const report: SyncReport = { from, pages: 0, entries: 0, rebuilt: false };
-    for (;;) {
-      if (report.pages === MAX_SYNC_PAGES) {
-        throw new DmfsError(
-          "E_CORRUPT",
-          `node ${from.slice(0, 8)} kept sending changes past ${MAX_SYNC_PAGES} pages`,
-          {
-            subject: from,
-          },
-        );
-      }
-      const page = await gateway.request(
-        { t: "catalog.changes", ...(cursor ? { after: cursor } : {}) },
+    const ask = (after: ChangeCursor | undefined) => {
+      const reply = gateway.request(
+        { t: "catalog.changes", ...(after ? { after } : {}) },
         "catalog.changes.page",
       );
+      reply.catch(() => undefined); // awaited below; this only silences a rejection while a page is applied
+      return reply;
+    };
+    let cursor = this.cursorFor(from);
+    const report: SyncReport = { from, pages: 0, entries: 0, rebuilt: false };
+    let pending = ask(cursor);
+    for (;;) {
+      if (report.pages === MAX_SYNC_PAGES) throw corrupt(`kept sending changes past ${MAX_SYNC_PAGES} pages`);
+      const page = await pending;
       report.pages++;
       if (cursor && page.purgedThrough && compareHlc(page.purgedThrough, cursor) > 0 && !report.rebuilt) {
         this.write(() => {
@@ -212,29 +214,27 @@ export class ListingIndex {
         });
         cursor = undefined;
         report.rebuilt = true;
+        pending = ask(cursor);
         continue;
       }
       const next = page.cursor;
       if (next && cursor && compareCursors(next, cursor) <= 0) {
-        throw new DmfsError(
-          "E_CORRUPT",
-          `node ${from.slice(0, 8)} sent changes from before the ones asked for`,
-          {
-            subject: from,
-          },
-        );
+        throw corrupt("sent changes from before the ones asked for");
       }
+      if (page.more && !next) throw corrupt("announced more changes and sent none");
+      // The node prepares the next page while this one is checked and stored: the two overlap.
+      if (page.more) pending = ask(next);
       this.write(() => {
         for (const entry of page.entries) this.apply(entry, from, pathIdFor);
         if (next) this.sql.setCursor.run(from, next.wall, next.logical, next.pathId);
       });
       report.entries += page.entries.length;
       cursor = next ?? cursor;
-      if (!page.more) return report;
-      if (!next) {
-        throw new DmfsError("E_CORRUPT", `node ${from.slice(0, 8)} announced more changes and sent none`, {
-          subject: from,
-        });
+      if (!page.more) {
+        // Deletes are kept as long as the nodes keep their tombstones, so a stale node cannot bring a
+        // path back meanwhile; after that the nodes forget them too.
+        this.write(() => this.sql.purgeDeletes.run(Date.now() - TOMBSTONE_GRACE_MS));
+        return report;
       }
     }
   }
@@ -382,10 +382,11 @@ function mismatch(db: Database.Database, expected: About): string | undefined {
   return undefined;
 }
 
+/** Idempotent: two `ls` runs that both found no index may both get here. */
 function initialise(db: Database.Database, about: About): void {
   db.transaction(() => {
     db.exec(SCHEMA);
-    const insert = db.prepare("INSERT INTO about (name, value) VALUES (?, ?)");
+    const insert = db.prepare("INSERT OR IGNORE INTO about (name, value) VALUES (?, ?)");
     for (const [name, value] of Object.entries(about)) insert.run(name, value);
   }).immediate();
 }
@@ -409,6 +410,9 @@ function prepare(db: Database.Database) {
       "INSERT OR REPLACE INTO cursors (node_id, wall, logical, path_id) VALUES (?, ?, ?, ?)",
     ),
     clearEntries: db.prepare("DELETE FROM entries"),
+    purgeDeletes: db.prepare<[number]>(
+      "DELETE FROM entries WHERE path IS NULL AND problem_code IS NULL AND hlc_wall < ?",
+    ),
     clearCursors: db.prepare("DELETE FROM cursors"),
     filesFrom: db.prepare<[string, number], FileRow>(files("path >= ?")),
     filesFromTo: db.prepare<[string, string, number], FileRow>(files("path >= ? AND path < ?")),

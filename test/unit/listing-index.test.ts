@@ -244,12 +244,12 @@ describe("the listing index", () => {
 
   it("keeps the newer version of a path when a stale node serves an older one", async () => {
     const [fresh, stale] = [fakeNode("a1".repeat(16)), fakeNode("b2".repeat(16))];
-    const old = sealedEntry(keys, "doc", 10);
+    const old = sealedEntry(keys, "doc", Date.now() - 1000);
     fresh.catalog.applyMany([
       old,
       {
         ...old,
-        hlc: { wall: 20, logical: 0 },
+        hlc: { wall: old.hlc.wall + 1, logical: 0 },
         deleted: true,
         fileKey: null,
         manifestId: null,
@@ -303,6 +303,28 @@ describe("the listing index", () => {
     expect(node.catalog.purgeTombstones(1_000)).toBe(1);
     expect(await index.sync(node.gateway)).toMatchObject({ rebuilt: true, pages: 2, entries: 1 });
     expect(paths(index)).toEqual(["kept"]);
+  });
+
+  it("forgets a delete once the nodes forget its tombstone", async () => {
+    const node = fakeNode();
+    const [recent, old] = [sealedEntry(keys, "recent", Date.now()), sealedEntry(keys, "old", 10)];
+    const gone = (e: CatalogEntry) => ({
+      ...e,
+      hlc: { wall: e.hlc.wall + 1, logical: 0 },
+      deleted: true,
+      fileKey: null,
+      manifestId: null,
+      size: 0,
+      meta: null,
+    });
+    node.catalog.applyMany([gone(recent), gone(old)]);
+    const dir = tempDir();
+    const { index } = openIndex(dir);
+    await index.sync(node.gateway);
+    index.close();
+    const db = new Database(path.join(dir, LISTING_INDEX_FILE), { readonly: true });
+    cleanups.push(() => db.close());
+    expect(db.prepare("SELECT path_id FROM entries").pluck().all()).toEqual([recent.pathId]);
   });
 
   it("refuses a node whose changes go back before the cursor", async () => {
