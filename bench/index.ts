@@ -16,6 +16,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   pool: async () => (await import("./pool.ts")).poolSuite,
   e2e: async () => (await import("./e2e.ts")).e2eSuite,
   gc: async () => (await import("./gc.ts")).gcSuite,
+  range: async () => (await import("./range.ts")).rangeSuite,
 };
 
 const COLUMN_WIDTH = 12;
