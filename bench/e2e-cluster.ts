@@ -6,7 +6,7 @@ import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
-import { FileClient } from "../src/client/file-client.ts";
+import { FileClient, type FileClientOptions } from "../src/client/file-client.ts";
 import { NodeClient } from "../src/client/node-client.ts";
 import { initCluster, loadDataKeyPath, loadIdentity } from "../src/cluster/cluster-dir.ts";
 import { type DataKeys, deriveKeys, loadDataKey } from "../src/crypto/keys.ts";
@@ -139,9 +139,13 @@ export class BenchCluster {
     });
   }
 
-  /** A client whose gateway is node `i`; closed by `stop`. */
-  async fileClient(i: number, pool: CryptoPool): Promise<FileClient> {
-    return new FileClient(await this.#connect(i), pool, this.keys, CHUNK_SIZE);
+  /** A client whose gateway is node `i` (another chunk size or index fan-out when given); closed by `stop`. */
+  async fileClient(
+    i: number,
+    pool: CryptoPool,
+    options: FileClientOptions & { chunkSize?: number } = {},
+  ): Promise<FileClient> {
+    return new FileClient(await this.#connect(i), pool, this.keys, options.chunkSize ?? CHUNK_SIZE, options);
   }
 
   async status(i: number): Promise<NodeStatus> {

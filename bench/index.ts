@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   e2e: async () => (await import("./e2e.ts")).e2eSuite,
   gc: async () => (await import("./gc.ts")).gcSuite,
   listing: async () => (await import("./listing.ts")).listingSuite,
+  range: async () => (await import("./range.ts")).rangeSuite,
 };
 
 const COLUMN_WIDTH = 12;

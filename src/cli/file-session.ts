@@ -8,11 +8,13 @@ import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
+import { tuneClientGarbageCollection } from "./garbage-collection.ts";
 
 export async function withFileClient<T>(
   opts: ClusterAccessOptions,
   work: (files: FileClient, gateway: NodeClient) => Promise<T>,
 ): Promise<T> {
+  tuneClientGarbageCollection();
   const access = await resolveClusterAccess(opts);
   const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
   const gateway = await NodeClient.connect(access.addrs, {

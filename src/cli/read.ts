@@ -17,7 +17,9 @@ import { withFileClient } from "./file-session.ts";
 import { progressBar } from "./progress.ts";
 
 export function readCommand(): Command {
-  return addClusterOptions(new Command("read").description("read a file back by its key or path"))
+  return addClusterOptions(
+    new Command("read").description("read a file, or a byte range of it, back by its key or path"),
+  )
     .argument("<key-or-path>", "the key upload printed, or the file's path")
     .option("-o, --output <file>", "write to this file instead of stdout")
     .option("--offset <bytes>", "start at this byte of the file (default 0)")

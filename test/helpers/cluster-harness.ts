@@ -430,6 +430,38 @@ export function runCli(args: string[], timeoutMs = 60_000, stdin?: Readable): Pr
 }
 
 /**
+ * Runs a `dmfs` command with `args`, sampling its peak resident set (VmHWM) until it exits (the kernel
+ * forgets it then). `onStdout` gets its standard output as a stream.
+ */
+export async function runCliSampled(
+  args: string[],
+  onStdout?: (out: Readable) => Promise<void>,
+): Promise<{ code: number | null; stderr: string; peak: number }> {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const stderr: Buffer[] = [];
+  proc.stderr.on("data", (b: Buffer) => stderr.push(b));
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  let peak = 0;
+  let running = true;
+  const sampler = (async () => {
+    // Bounded by the process's life: it stops at exit, which the test's timeout bounds.
+    while (running) {
+      try {
+        peak = Math.max(peak, processMemory(proc.pid as number, "VmHWM"));
+      } catch {
+        // gone between the exit and this sample
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  const consumed = onStdout?.(proc.stdout) ?? Promise.resolve(proc.stdout.resume());
+  const code = await exited;
+  running = false;
+  await Promise.all([sampler, consumed]);
+  return { code, stderr: Buffer.concat(stderr).toString(), peak };
+}
+
+/**
  * `size` deterministic pseudo-random bytes from `seed` (the AES-256-CTR keystream of a key derived
  * from it), produced piece by piece so files of any size never sit in memory.
  */

@@ -1,17 +1,17 @@
 // Memory stays bounded whatever the file size: a 2 GiB file generated on the fly is fed to `dmfs upload`
 // through a named pipe and read back with `dmfs read` to a pipe, both hashed as they stream. The peak
 // resident set (VmHWM) of the client stays under 200 MiB and of every node under 300 MiB.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Readable, Transform } from "node:stream";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  CLI,
+  processMemory,
+  runCliSampled,
   seededStream,
   sha256Of,
   startThreeNodeCluster,
@@ -36,39 +36,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Peak resident set of a running process, in bytes (VmHWM of /proc/<pid>/status). */
-async function peakRss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmHWM for process ${pid}`);
-  return Number(kb) * 1024;
-}
-
-/**
- * Runs a `dmfs` command with `args`, sampling its peak RSS until it exits (the kernel forgets it then).
- * `onStdout` gets its standard output as a stream.
- */
-async function runSampled(args: string[], onStdout?: (out: Readable) => Promise<void>) {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const stderr: Buffer[] = [];
-  proc.stderr.on("data", (b: Buffer) => stderr.push(b));
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-  let peak = 0;
-  let running = true;
-  const sampler = (async () => {
-    // Bounded by the process's life: it stops at exit, which the test's timeout bounds.
-    while (running) {
-      peak = Math.max(peak, await peakRss(proc.pid as number).catch(() => 0));
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
-  const consumed = onStdout?.(proc.stdout) ?? Promise.resolve(proc.stdout.resume());
-  const code = await exited;
-  running = false;
-  await Promise.all([sampler, consumed]);
-  return { code, stderr: Buffer.concat(stderr).toString(), peak };
-}
-
 function mib(bytes: number): string {
   return `${(bytes / MiB).toFixed(0)} MiB`;
 }
@@ -92,21 +59,21 @@ describe("memory", () => {
       createWriteStream(fifo),
     );
     const started = performance.now();
-    const up = await runSampled(["upload", fifo, "--path", "two-gib.bin", "--json", ...access]);
+    const up = await runCliSampled(["upload", fifo, "--path", "two-gib.bin", "--json", ...access]);
     const uploadSeconds = (performance.now() - started) / 1000;
     await feeding;
     expect(up.code, up.stderr).toBe(0);
 
     const readStarted = performance.now();
     let received = "";
-    const read = await runSampled(["read", "two-gib.bin", ...access], async (out) => {
+    const read = await runCliSampled(["read", "two-gib.bin", ...access], async (out) => {
       received = await sha256Of(out);
     });
     const readSeconds = (performance.now() - readStarted) / 1000;
     expect(read.code, read.stderr).toBe(0);
     expect(received).toBe(sent.digest("hex"));
 
-    const nodes = await Promise.all([0, 1, 2].map((i) => peakRss(cluster.nodes[i]?.proc.pid as number)));
+    const nodes = [0, 1, 2].map((i) => processMemory(cluster.nodes[i]?.proc.pid as number, "VmHWM"));
     console.info(
       `2 GiB: upload ${uploadSeconds.toFixed(0)} s (${(2048 / uploadSeconds).toFixed(0)} MiB/s), read ${readSeconds.toFixed(0)} s; ` +
         `peak RSS: upload client ${mib(up.peak)}, read client ${mib(read.peak)}, nodes ${nodes.map(mib).join(", ")}`,
