@@ -25,6 +25,7 @@ interface NodeCliOptions {
   capacity?: string;
   diskReserve?: string;
   repairIntervalMs?: string;
+  tombstoneGraceMs?: string;
 }
 
 export function nodeCommand(): Command {
@@ -62,6 +63,10 @@ export function nodeCommand(): Command {
     )
     .option("--repair-interval-ms <ms>", "time between repair scans (default: config, else 30 s)")
     .option(
+      "--tombstone-grace-ms <ms>",
+      "keep a delete's tombstone at least this long, and until every layout node acknowledged it (default: config, else 7 days)",
+    )
+    .option(
       "--disk-reserve <share|size>",
       'free space kept on the root\'s disk, e.g. "5%" or "2GiB"; below it the node takes no new chunk copies, 0 turns it off (default: config, else 5%)',
     )
@@ -80,6 +85,9 @@ export function nodeCommand(): Command {
           : {}),
         ...(o.repairIntervalMs !== undefined
           ? { repairIntervalMs: positiveInt(o.repairIntervalMs, "--repair-interval-ms") }
+          : {}),
+        ...(o.tombstoneGraceMs !== undefined
+          ? { tombstoneGraceMs: positiveInt(o.tombstoneGraceMs, "--tombstone-grace-ms") }
           : {}),
       };
       const metricsAddr = o.metricsAddr ?? options.metricsAddr;
@@ -137,6 +145,7 @@ function fromConfig(o: NodeCliOptions) {
     capacity: server.capacity,
     diskReserve: server.diskReserve ?? config.cluster.diskReserve,
     repairIntervalMs: config.cluster.repairIntervalMs,
+    tombstoneGraceMs: config.cluster.tombstoneGraceMs,
   };
 }
 

@@ -12,6 +12,7 @@ import { loadNodeBundle } from "../cluster/cluster-dir.ts";
 import { FullPeers } from "../cluster/full-peers.ts";
 import { HybridClock } from "../cluster/hlc.ts";
 import { PeerClocks } from "../cluster/peer-clocks.ts";
+import { TombstoneAcks } from "../cluster/tombstone-acks.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
 import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
@@ -70,6 +71,8 @@ export interface NodeOptions {
   repairIntervalMs?: number;
   /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
   diskReserve?: ReserveSetting;
+  /** Tombstones are kept at least this long and until every layout node acknowledged them (default 7 days). */
+  tombstoneGraceMs?: number;
 }
 
 /** How often a node reads its disk's free space when nothing is written (writes read it themselves). */
@@ -249,7 +252,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fullNodes,
     localPaths: [opts.root, store.root],
   });
-  const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
+  const tombstoneAcks = new TombstoneAcks();
+  const antiEntropy = new AntiEntropy({
+    mesh,
+    catalog,
+    clock,
+    log,
+    layoutNodes: () => layout.current().nodes.map((n) => n.nodeId),
+    acks: tombstoneAcks,
+    ...(opts.tombstoneGraceMs === undefined ? {} : { tombstoneGraceMs: opts.tombstoneGraceMs }),
+  });
   const gc = new GarbageCollector({
     catalog,
     store,
@@ -288,6 +300,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     fullPeers,
     replyScope: { nodeId, localPaths: [opts.root, store.root, opts.bundleDir] },
+    tombstoneAcks,
   });
 
   const machine = nodeMachine.provide({

@@ -76,6 +76,7 @@ servers:
       gcGraceMs: 3_600_000,
       gcIntervalMs: 600_000,
       repairIntervalMs: 30_000,
+      tombstoneGraceMs: 7 * 24 * 3_600_000,
       diskReserve: { percent: 5 },
     });
     expect(config.servers).toEqual([
@@ -114,6 +115,7 @@ servers:
   failureTimeoutMs: 900
   gcGraceMs: 5000
   gcIntervalMs: 60000
+  tombstoneGraceMs: 4000
   diskReserve: 2GiB
 servers:
   - listenAddr: "localhost:9000"
@@ -132,6 +134,7 @@ servers:
       gcGraceMs: 5000,
       gcIntervalMs: 60000,
       repairIntervalMs: 30_000,
+      tombstoneGraceMs: 4000,
       diskReserve: { bytes: 2 * 1024 * 1024 * 1024 },
     });
     expect(config.servers[0]?.diskReserve).toEqual({ percent: 10 });
