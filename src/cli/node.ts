@@ -26,6 +26,7 @@ interface NodeCliOptions {
   diskReserve?: string;
   repairIntervalMs?: string;
   rebalanceMbps?: string;
+  tombstoneGraceMs?: string;
 }
 
 export function nodeCommand(): Command {
@@ -63,6 +64,10 @@ export function nodeCommand(): Command {
     )
     .option("--repair-interval-ms <ms>", "time between repair scans (default: config, else 30 s)")
     .option(
+      "--tombstone-grace-ms <ms>",
+      "keep a delete's tombstone at least this long, and until every layout node acknowledged it (default: config, else 7 days)",
+    )
+    .option(
       "--disk-reserve <share|size>",
       'free space kept on the root\'s disk, e.g. "5%" or "2GiB"; below it the node takes no new chunk copies, 0 turns it off (default: config, else 5%)',
     )
@@ -88,6 +93,9 @@ export function nodeCommand(): Command {
           : {}),
         ...(o.rebalanceMbps !== undefined
           ? { rebalanceMBps: nonNegative(o.rebalanceMbps, "--rebalance-mbps") }
+          : {}),
+        ...(o.tombstoneGraceMs !== undefined
+          ? { tombstoneGraceMs: positiveInt(o.tombstoneGraceMs, "--tombstone-grace-ms") }
           : {}),
       };
       const metricsAddr = o.metricsAddr ?? options.metricsAddr;
@@ -146,6 +154,7 @@ function fromConfig(o: NodeCliOptions) {
     diskReserve: server.diskReserve ?? config.cluster.diskReserve,
     repairIntervalMs: config.cluster.repairIntervalMs,
     rebalanceMBps: config.cluster.rebalanceMBps,
+    tombstoneGraceMs: config.cluster.tombstoneGraceMs,
   };
 }
 

@@ -16,7 +16,7 @@ import { loadBulkBlake3 } from "../crypto/blake3.ts";
 import { pathIdOf } from "../crypto/catalog-crypto.ts";
 import type { DataKeys } from "../crypto/keys.ts";
 import { DmfsError, type ErrorCode, isDmfsError } from "../errors.ts";
-import { TOMBSTONE_GRACE_MS } from "../node/anti-entropy.ts";
+import { DEFAULT_TOMBSTONE_GRACE_MS } from "../node/anti-entropy.ts";
 import type { ChangeCursor } from "../protocol/messages.ts";
 import { checkEntry } from "./checked-entry.ts";
 import type { NodeClient } from "./node-client.ts";
@@ -231,9 +231,10 @@ export class ListingIndex {
       report.entries += page.entries.length;
       cursor = next ?? cursor;
       if (!page.more) {
-        // Deletes are kept as long as the nodes keep their tombstones, so a stale node cannot bring a
-        // path back meanwhile; after that the nodes forget them too.
-        this.write(() => this.sql.purgeDeletes.run(Date.now() - TOMBSTONE_GRACE_MS));
+        // Deletes are kept as long as the nodes keep their tombstones by default, so a stale node cannot
+        // bring a path back meanwhile; after that the nodes forget them too. (A cluster configured with a
+        // longer cluster.tombstoneGraceMs is not known here: its deletes leave the index after 7 days.)
+        this.write(() => this.sql.purgeDeletes.run(Date.now() - DEFAULT_TOMBSTONE_GRACE_MS));
         return report;
       }
     }

@@ -25,6 +25,8 @@ export interface ClusterConfig {
   gcIntervalMs: number;
   /** Time between a node's periodic repair scans. */
   repairIntervalMs: number;
+  /** A tombstone is purged once every layout node acknowledged it and this long passed since the delete. */
+  tombstoneGraceMs: number;
   /** Free space every node keeps on its disk (below it, no new chunk copies); a server may override it. */
   diskReserve: ReserveSetting;
   /** The most megabytes (10^6 bytes) per second a node's repair pushes to other nodes; 0: no limit. */
@@ -154,6 +156,7 @@ const clusterSchema = (base: string) =>
       gcGraceMs: positiveMilliseconds.default(60 * 60_000),
       gcIntervalMs: positiveMilliseconds.default(10 * 60_000),
       repairIntervalMs: positiveMilliseconds.default(30_000),
+      tombstoneGraceMs: positiveMilliseconds.default(7 * 24 * 3600_000),
       diskReserve: reserveSchema.default(DEFAULT_RESERVE),
       rebalanceMBps: z.number().nonnegative().default(100),
     })

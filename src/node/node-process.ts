@@ -12,6 +12,7 @@ import { loadNodeBundle } from "../cluster/cluster-dir.ts";
 import { FullPeers } from "../cluster/full-peers.ts";
 import { HybridClock } from "../cluster/hlc.ts";
 import { PeerClocks } from "../cluster/peer-clocks.ts";
+import { TombstoneAcks } from "../cluster/tombstone-acks.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
 import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
@@ -72,6 +73,8 @@ export interface NodeOptions {
   diskReserve?: ReserveSetting;
   /** The most megabytes per second repair pushes (default 100; 0: no limit). */
   rebalanceMBps?: number;
+  /** Tombstones are kept at least this long and until every layout node acknowledged them (default 7 days). */
+  tombstoneGraceMs?: number;
 }
 
 /** How often a node reads its disk's free space when nothing is written (writes read it themselves). */
@@ -253,7 +256,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fullNodes,
     localPaths: [opts.root, store.root],
   });
-  const antiEntropy = new AntiEntropy(mesh, catalog, clock, log);
+  const tombstoneAcks = new TombstoneAcks();
+  const antiEntropy = new AntiEntropy({
+    mesh,
+    catalog,
+    clock,
+    log,
+    layoutNodes: () => layout.current().nodes.map((n) => n.nodeId),
+    acks: tombstoneAcks,
+    ...(opts.tombstoneGraceMs === undefined ? {} : { tombstoneGraceMs: opts.tombstoneGraceMs }),
+  });
   const gc = new GarbageCollector({
     catalog,
     store,
@@ -294,6 +306,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     fullPeers,
     replyScope: { nodeId, localPaths: [opts.root, store.root, opts.bundleDir] },
+    tombstoneAcks,
   });
 
   const machine = nodeMachine.provide({

@@ -5,6 +5,7 @@ import type { InboundContext, RequestHandler } from "../actors/inbound.ts";
 import type { FullPeers } from "../cluster/full-peers.ts";
 import type { HybridClock } from "../cluster/hlc.ts";
 import type { PeerClocks } from "../cluster/peer-clocks.ts";
+import type { TombstoneAcks } from "../cluster/tombstone-acks.ts";
 import { DmfsError } from "../errors.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
@@ -43,6 +44,8 @@ export interface NodeServices {
   fullPeers?: FullPeers;
   /** What error replies must not carry (the node's root). */
   replyScope: ReplyScope;
+  /** Where peers' catalog.ack requests are kept, for the tombstone purge rule. */
+  tombstoneAcks?: TombstoneAcks;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
@@ -181,8 +184,15 @@ function createHandler(services: NodeServices): RequestHandler {
         }
         await catalogWrites.apply(m.entries);
         return { t: "ok", re: m.id };
-      case "catalog.digest":
-        return { t: "catalog.digest.reply", re: m.id, buckets: catalog.bucketDigests() };
+      case "catalog.digest": {
+        // Read together, with no await between: the stamp is what these digests cover.
+        const buckets = catalog.bucketDigests();
+        const through = catalog.lastArrival();
+        return { t: "catalog.digest.reply", re: m.id, buckets, ...(through ? { through } : {}) };
+      }
+      case "catalog.ack":
+        if (from.hello.nodeId) services.tombstoneAcks?.heard(from.hello.nodeId, m.through);
+        return { t: "ok", re: m.id };
       case "catalog.pull": {
         const page = catalog.entriesInBuckets(m.buckets, m.cursor);
         return {

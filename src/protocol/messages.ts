@@ -264,8 +264,17 @@ export const CatalogDigestReply = z.strictObject({
   t: z.literal("catalog.digest.reply"),
   re: RequestId,
   buckets: z.array(exactBytes(DIGEST_BYTES)).length(DIGEST_BUCKETS),
+  /** The latest arrival stamp stored on the replying node when it made these digests. */
+  through: Hlc.optional(),
 });
 export type CatalogDigestReply = z.infer<typeof CatalogDigestReply>;
+
+/**
+ * After pulling everything a peer's digests said differed (nothing refused, nothing left for the next
+ * round): "I hold every entry you had stored through `through`, or a newer one". Reply ok.
+ */
+export const CatalogAck = z.strictObject({ t: z.literal("catalog.ack"), id: RequestId, through: Hlc });
+export type CatalogAck = z.infer<typeof CatalogAck>;
 
 export const CatalogPull = z.strictObject({
   t: z.literal("catalog.pull"),
@@ -511,6 +520,7 @@ export const Message = z.discriminatedUnion("t", [
   CatalogDigestReply,
   CatalogPull,
   CatalogEntries,
+  CatalogAck,
   StatusRequest,
   StatusReply,
   StatusUpdate,

@@ -23,6 +23,7 @@ const sendersByType: Readonly<Record<MessageType, Senders>> = {
   "catalog.digest.reply": "node",
   "catalog.pull": "node",
   "catalog.entries": "node",
+  "catalog.ack": "node",
   status: "both",
   "status.reply": "node",
   "status.update": "node",

@@ -228,12 +228,15 @@ export class Catalog {
   }
 
   /**
-   * Deletes tombstones stamped before `olderThanWallMs` (the grace period is the caller's); returns how
-   * many. Remembers the latest arrival stamp among them (see `changesSince`).
+   * Deletes tombstones stamped before `olderThanWallMs` and, when `arrivedThrough` is given, stored here
+   * no later than it (what every peer has acknowledged; the caller decides both); returns how many.
+   * Remembers the latest arrival stamp among them (see `changesSince`).
    */
-  purgeTombstones(olderThanWallMs: number): number {
+  purgeTombstones(olderThanWallMs: number, arrivedThrough?: Hlc): number {
     const purged = this.db.write(() => {
-      const rows = this.sql.purge.all(olderThanWallMs);
+      const rows = arrivedThrough
+        ? this.sql.purgeArrived.all(olderThanWallMs, arrivedThrough.wall, arrivedThrough.logical)
+        : this.sql.purge.all(olderThanWallMs);
       const latest = rows
         .map((r): Hlc => ({ wall: r.changed_wall, logical: r.changed_logical }))
         .reduce<Hlc | null>((a, b) => (a === null || compareHlc(b, a) > 0 ? b : a), this.purged);
@@ -244,6 +247,12 @@ export class Catalog {
     for (const { path_id } of purged.rows) this.digests[bucketOf(path_id)] = undefined;
     this.tally.tombstones -= purged.rows.length;
     return purged.rows.length;
+  }
+
+  /** The arrival stamp of the entry stored here last (null when the catalog is empty). */
+  lastArrival(): Hlc | null {
+    const row = this.db.read(() => this.sql.lastChange.get());
+    return row ? { wall: row.changed_wall, logical: row.changed_logical } : null;
   }
 
   counts(): CatalogCounts {
@@ -347,6 +356,13 @@ function prepareStatements(sqlite: Database.Database) {
     ),
     purge: sqlite.prepare<[number], Pick<CatalogRow, "path_id" | "changed_wall" | "changed_logical">>(
       "DELETE FROM catalog WHERE deleted = 1 AND hlc_wall < ? RETURNING path_id, changed_wall, changed_logical",
+    ),
+    purgeArrived: sqlite.prepare<
+      [number, number, number],
+      Pick<CatalogRow, "path_id" | "changed_wall" | "changed_logical">
+    >(
+      `DELETE FROM catalog WHERE deleted = 1 AND hlc_wall < ? AND (changed_wall, changed_logical) <= (?, ?)
+       RETURNING path_id, changed_wall, changed_logical`,
     ),
     counts: sqlite.prepare<[], CatalogCounts>(
       "SELECT count(*) - coalesce(sum(deleted), 0) AS files, coalesce(sum(deleted), 0) AS tombstones FROM catalog",

@@ -325,6 +325,21 @@ describe("Catalog", () => {
     expect(diffBuckets(before, catalog.bucketDigests())).toEqual([10]);
   });
 
+  it("purges, when given an arrival stamp, only the old tombstones stored here no later than it", () => {
+    const catalog = openCatalog();
+    const [first, second] = [pathIn(20, "first"), pathIn(21, "second")];
+    expect(catalog.lastArrival()).toBeNull();
+    catalog.apply(tombstone(first, 100));
+    const acknowledged = catalog.lastArrival() as Hlc;
+    catalog.apply(tombstone(second, 100));
+    expect(compareHlc(catalog.lastArrival() as Hlc, acknowledged)).toBeGreaterThan(0);
+    expect(catalog.purgeTombstones(50, acknowledged)).toBe(0);
+    expect(catalog.purgeTombstones(200, acknowledged)).toBe(1);
+    expect(catalog.get(first)).toBeUndefined();
+    expect(catalog.get(second)?.deleted).toBe(true);
+    expect(catalog.counts()).toEqual({ files: 0, tombstones: 1 });
+  });
+
   it("restores its counts and latest clock stamp after a restart", () => {
     const root = tempRoot();
     const first = NodeDatabase.open(root);

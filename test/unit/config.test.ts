@@ -76,6 +76,7 @@ servers:
       gcGraceMs: 3_600_000,
       gcIntervalMs: 600_000,
       repairIntervalMs: 30_000,
+      tombstoneGraceMs: 7 * 24 * 3_600_000,
       diskReserve: { percent: 5 },
       rebalanceMBps: 100,
     });
@@ -115,6 +116,7 @@ servers:
   failureTimeoutMs: 900
   gcGraceMs: 5000
   gcIntervalMs: 60000
+  tombstoneGraceMs: 4000
   diskReserve: 2GiB
   rebalanceMBps: 12.5
 servers:
@@ -135,6 +137,7 @@ servers:
       gcGraceMs: 5000,
       gcIntervalMs: 60000,
       repairIntervalMs: 30_000,
+      tombstoneGraceMs: 4000,
       diskReserve: { bytes: 2 * 1024 * 1024 * 1024 },
       rebalanceMBps: 12.5,
     });

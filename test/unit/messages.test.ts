@@ -166,14 +166,18 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     entries: fc.array(catalogEntry, { maxLength: 4 }),
   }),
   "catalog.digest": fc.record({ t: fc.constant("catalog.digest"), id: requestId }),
-  "catalog.digest.reply": fc.record({
-    t: fc.constant("catalog.digest.reply"),
-    re: requestId,
-    buckets: fc.array(bin(DIGEST_BYTES, DIGEST_BYTES), {
-      minLength: DIGEST_BUCKETS,
-      maxLength: DIGEST_BUCKETS,
-    }),
-  }),
+  "catalog.digest.reply": fc.record(
+    {
+      t: fc.constant("catalog.digest.reply"),
+      re: requestId,
+      buckets: fc.array(bin(DIGEST_BYTES, DIGEST_BYTES), {
+        minLength: DIGEST_BUCKETS,
+        maxLength: DIGEST_BUCKETS,
+      }),
+      through: hlc,
+    },
+    { requiredKeys: ["t", "re", "buckets"] },
+  ),
   "catalog.pull": fc.record(
     {
       t: fc.constant("catalog.pull"),
@@ -192,6 +196,7 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
     },
     { requiredKeys: ["t", "re", "entries"] },
   ),
+  "catalog.ack": fc.record({ t: fc.constant("catalog.ack"), id: requestId, through: hlc }),
   status: fc.record({ t: fc.constant("status"), id: requestId, subscribe: fc.boolean() }),
   "status.reply": fc.record({ t: fc.constant("status.reply"), re: requestId, status: nodeStatus }),
   "status.update": fc.record({ t: fc.constant("status.update"), status: nodeStatus }),
