@@ -87,33 +87,29 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
 function accessKeyLookup(clusterDir: string): SecretLookup {
   const path = accessKeysPath(clusterDir);
   let seen = -1;
-  let secrets = new Map<string, string>();
-  let loading: Promise<void> | undefined;
-  const refresh = () => {
+  let secrets: Promise<Map<string, string>> = Promise.resolve(new Map());
+  return async (accessKeyId) => {
     const mtime = statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
-    if (mtime === seen || loading) return;
-    loading = loadAccessKeys(clusterDir)
-      .then((keys) => {
-        secrets = new Map(keys.map((k) => [k.accessKeyId, k.secretAccessKey]));
-        seen = mtime;
-      })
-      .finally(() => {
-        loading = undefined;
-      });
-  };
-  return (accessKeyId) => {
-    refresh();
-    return secrets.get(accessKeyId);
+    if (mtime !== seen) {
+      seen = mtime;
+      secrets = loadAccessKeys(clusterDir).then(
+        (keys) => new Map(keys.map((k) => [k.accessKeyId, k.secretAccessKey])),
+      );
+    }
+    return (await secrets).get(accessKeyId);
   };
 }
 
 function keysCommand(): Command {
-  const keys = new Command("keys").description("S3 access keys, kept in the admin/client bundle (mode 0600)");
+  const keys = new Command("keys").description(
+    "S3 access keys, kept in the admin/client bundle (mode 0600) named by --cluster or the config",
+  );
   keys.addCommand(
-    bundleOptions(new Command("create").description("make a new access key and print it"))
+    new Command("create")
+      .description("make a new access key and print it")
       .option("--json", 'print { "accessKeyId", "secretAccessKey" }')
-      .action(async (o: BundleOptions & { json?: boolean }) => {
-        const key = await createAccessKey(await bundleDir(o));
+      .action(async (o: { json?: boolean }, cmd: Command) => {
+        const key = await createAccessKey(await bundleDir(cmd));
         process.stdout.write(
           o.json
             ? `${JSON.stringify({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey })}\n`
@@ -122,10 +118,11 @@ function keysCommand(): Command {
       }),
   );
   keys.addCommand(
-    bundleOptions(new Command("list").description("list the access key ids (never the secrets)"))
+    new Command("list")
+      .description("list the access key ids (never the secrets)")
       .option("--json", 'print an array of { "accessKeyId", "created" }')
-      .action(async (o: BundleOptions & { json?: boolean }) => {
-        const all = await loadAccessKeys(await bundleDir(o));
+      .action(async (o: { json?: boolean }, cmd: Command) => {
+        const all = await loadAccessKeys(await bundleDir(cmd));
         const rows = all.map((k: AccessKey) => ({ accessKeyId: k.accessKeyId, created: k.created }));
         process.stdout.write(
           o.json
@@ -138,34 +135,20 @@ function keysCommand(): Command {
       }),
   );
   keys.addCommand(
-    bundleOptions(
-      new Command("delete").description("delete an access key: requests signed with it are refused"),
-    )
+    new Command("delete")
+      .description("delete an access key: requests signed with it are refused")
       .argument("<access-key-id>")
-      .action(async (id: string, o: BundleOptions) => {
-        await deleteAccessKey(await bundleDir(o), id);
+      .action(async (id: string, _o: unknown, cmd: Command) => {
+        await deleteAccessKey(await bundleDir(cmd), id);
       }),
   );
   return keys;
 }
 
-interface BundleOptions {
-  config?: string;
-  cluster?: string;
-}
-
-function bundleOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option("-c, --config <file>", `cluster config naming the bundle (default: ${DEFAULT_CONFIG})`),
-    )
-    .addOption(
-      new Option("--cluster <dir>", "the admin/client bundle (default: the config's, else ./cluster)"),
-    );
-}
-
 /** The admin/client bundle the keys live in; it must be one (a client certificate and a data key). */
-async function bundleDir(o: BundleOptions): Promise<string> {
+async function bundleDir(cmd: Command): Promise<string> {
+  // --cluster and --config are the `dmfs s3` options, given before or after `keys <verb>`.
+  const o = cmd.optsWithGlobals<ClusterAccessOptions>();
   const dir =
     o.cluster ??
     (o.config || statSync(DEFAULT_CONFIG, { throwIfNoEntry: false })

@@ -41,7 +41,7 @@ export interface ReceivedRequest {
 }
 
 /** The secret of an access key id, or undefined when there is no such key. */
-export type SecretLookup = (accessKeyId: string) => string | undefined;
+export type SecretLookup = (accessKeyId: string) => string | undefined | Promise<string | undefined>;
 
 interface Credential {
   accessKeyId: string;
@@ -102,7 +102,7 @@ export async function authenticate(
   }
   const signingDate = parseAmzDate(amzDate, "AuthorizationHeaderMalformed");
   const cred = parseCredential(credential, "AuthorizationHeaderMalformed");
-  const secret = secretOf(cred.accessKeyId);
+  const secret = await secretOf(cred.accessKeyId);
   if (secret === undefined) throw unknownKey(cred.accessKeyId);
   checkScopeDate(cred, amzDate, "AuthorizationHeaderMalformed");
   if (Math.abs(now.getTime() - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) {
@@ -164,7 +164,7 @@ async function authenticatePresigned(
       "X-Amz-Expires must be a number of seconds from 1 to 604800",
     );
   }
-  const secret = secretOf(cred.accessKeyId);
+  const secret = await secretOf(cred.accessKeyId);
   if (secret === undefined) throw unknownKey(cred.accessKeyId);
   checkScopeDate(cred, amzDate, "AuthorizationQueryParametersError");
   if (signingDate.getTime() - now.getTime() > MAX_CLOCK_SKEW_MS) {
