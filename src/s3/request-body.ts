@@ -1,13 +1,24 @@
 // A request's body as the bytes the client meant, checked the way its signature says: the SHA-256 it
-// signed, aws-chunked with each chunk's signature, or nothing more (UNSIGNED-PAYLOAD). A body that fails
+// signed, aws-chunked with each chunk's signature, or nothing more (UNSIGNED-PAYLOAD); and against the
+// additional checksum it declares (checksum.ts). A body that fails
 // throws before its last byte is handed on, so nothing built from it is ever committed.
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { decodeAwsChunked } from "./aws-chunked.ts";
+import { checksumChecked } from "./checksum.ts";
 import { S3Error } from "./s3-error.ts";
 import type { PayloadMode } from "./sigv4.ts";
 
 export function requestBody(req: IncomingMessage, payload: PayloadMode): AsyncIterable<Uint8Array> {
+  const trailers = new Map<string, string>();
+  return checksumChecked(signedBody(req, payload, trailers), req.headers, trailers);
+}
+
+function signedBody(
+  req: IncomingMessage,
+  payload: PayloadMode,
+  trailers: Map<string, string>,
+): AsyncIterable<Uint8Array> {
   switch (payload.kind) {
     case "unsigned":
       return req;
@@ -20,6 +31,7 @@ export function requestBody(req: IncomingMessage, payload: PayloadMode): AsyncIt
           signed: payload.kind === "chunked-signed",
           trailer: payload.kind === "chunked-unsigned-trailer",
           ...(payload.kind === "chunked-signed" ? { verifyChunk: payload.verifyChunk } : {}),
+          onTrailer: (name, value) => trailers.set(name, value),
         }),
         req.headers["x-amz-decoded-content-length"],
       );

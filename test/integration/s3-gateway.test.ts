@@ -188,6 +188,17 @@ describe("objects", () => {
     expect(await failure(s3.send(new HeadObjectCommand({ Bucket: "data", Key: "bad-md5" })))).toMatchObject({
       status: 404,
     });
+    // The CRC32 the SDK sends (here one given by hand, and wrong) is checked too.
+    expect(
+      await failure(
+        s3.send(
+          new PutObjectCommand({ Bucket: "data", Key: "bad-crc", Body: "abc", ChecksumCRC32: "AAAAAA==" }),
+        ),
+      ),
+    ).toEqual({ name: "BadDigest", status: 400 });
+    expect(await failure(s3.send(new HeadObjectCommand({ Bucket: "data", Key: "bad-crc" })))).toMatchObject({
+      status: 404,
+    });
     expect(await failure(s3.send(new GetObjectCommand({ Bucket: "data", Key: "bad-md5" })))).toEqual({
       name: "NoSuchKey",
       status: 404,

@@ -1,7 +1,10 @@
 // The S3 gateway's decoders, each against generated input: ranges, continuation tokens, the listing
 // rules, and the DeleteObjects XML body.
+import { createHash } from "node:crypto";
+import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { checksumChecked } from "../../src/s3/checksum.ts";
 import { decodeContinuationToken, encodeContinuationToken } from "../../src/s3/continuation-token.ts";
 import { compareKeys, listPage } from "../../src/s3/listing.ts";
 import { parseRange } from "../../src/s3/range.ts";
@@ -189,5 +192,63 @@ describe("DeleteObjects body", () => {
     ]) {
       expect(s3Code(() => parseDeleteRequest(bad))).toBe("MalformedXML");
     }
+  });
+});
+
+describe("additional checksums", () => {
+  async function drain(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+    const out: Buffer[] = [];
+    for await (const p of source) out.push(Buffer.from(p));
+    return Buffer.concat(out);
+  }
+  async function* pieces(data: Uint8Array, size: number) {
+    for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
+  }
+  const crc32Of = (data: Uint8Array) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(crc32(data) >>> 0);
+    return b.toString("base64");
+  };
+
+  it("passes any body whose CRC32, SHA-1 or SHA-256 matches, in a header or a trailer, and refuses any other with BadDigest", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 1, max: 700 }),
+        fc.constantFrom("crc32", "sha1", "sha256"),
+        fc.boolean(),
+        async (data, size, algorithm, asTrailer) => {
+          const right =
+            algorithm === "crc32" ? crc32Of(data) : createHash(algorithm).update(data).digest("base64");
+          const wrong =
+            algorithm === "crc32"
+              ? crc32Of(Buffer.concat([data, Buffer.from([1])]))
+              : createHash(algorithm).update("x").update(data).digest("base64");
+          const name = `x-amz-checksum-${algorithm}`;
+          const run = (value: string) => {
+            const trailers = new Map<string, string>();
+            const headers = asTrailer ? { "x-amz-trailer": name } : { [name]: value };
+            async function* thenTrailer() {
+              yield* pieces(data, size);
+              if (asTrailer) trailers.set(name, value);
+            }
+            return drain(checksumChecked(thenTrailer(), headers, trailers));
+          };
+          expect((await run(right)).equals(Buffer.from(data))).toBe(true);
+          await expect(run(wrong)).rejects.toMatchObject({ code: "BadDigest" });
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("a body with no checksum, or one this gateway cannot compute, passes as it is", async () => {
+    const data = Buffer.from("abc");
+    expect((await drain(checksumChecked(pieces(data, 2), {}, new Map()))).equals(data)).toBe(true);
+    expect(
+      (
+        await drain(checksumChecked(pieces(data, 2), { "x-amz-checksum-crc32c": "AAAAAA==" }, new Map()))
+      ).equals(data),
+    ).toBe(true);
   });
 });
