@@ -3,6 +3,7 @@
 // query decide the operation), which a path router does not express, so it is a switch here.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { evaluateConditions } from "./conditions.ts";
 import { decodeContinuationToken, encodeContinuationToken, type ListPosition } from "./continuation-token.ts";
 import type { ListPage } from "./listing.ts";
 import { parseRange } from "./range.ts";
@@ -175,8 +176,8 @@ export class S3Gateway {
     }
     switch (method) {
       case "PUT": {
-        if (req.headers["x-amz-copy-source"] !== undefined)
-          throw new S3Error("NotImplemented", "CopyObject is not implemented by this gateway yet");
+        const copySource = header(req, "x-amz-copy-source");
+        if (copySource !== undefined) return this.copyObject(req, res, copySource, bucket, key, auth);
         const checkBody = contentMd5Check(header(req, "content-md5"));
         const { etag } = await store.putObject(bucket, key, requestBody(req, auth.payload), {
           contentType: header(req, "content-type"),
@@ -189,6 +190,23 @@ export class S3Gateway {
       case "HEAD":
       case "GET": {
         const info = await store.headObject(bucket, key);
+        const outcome = evaluateConditions(req.headers, info);
+        if (outcome === "precondition-failed") {
+          throw new S3Error(
+            "PreconditionFailed",
+            "At least one of the pre-conditions you specified did not hold",
+            {
+              Condition: req.headers["if-match"] !== undefined ? "If-Match" : "If-Unmodified-Since",
+            },
+          );
+        }
+        if (outcome === "not-modified") {
+          res.setHeader("ETag", `"${info.etag}"`);
+          res.setHeader("Last-Modified", info.lastModified.toUTCString());
+          res.writeHead(304);
+          res.end();
+          return;
+        }
         const range = method === "GET" ? parseRange(header(req, "range"), info.size) : undefined;
         setObjectHeaders(res, info);
         if (method === "HEAD") return sendEmpty(res, 200, info.size);
@@ -278,6 +296,56 @@ export class S3Gateway {
     }));
     body.CommonPrefixes = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));
     sendXml(res, 200, xmlDocument("ListBucketResult", body));
+  }
+
+  private async copyObject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    copySource: string,
+    bucket: string,
+    key: string,
+    auth: Authenticated,
+  ): Promise<void> {
+    await readSmallBody(req, auth.payload, 0);
+    if (copySource.includes("?")) {
+      throw new S3Error(
+        "NotImplemented",
+        "copying a version (x-amz-copy-source with ?versionId) is not supported",
+      );
+    }
+    const source = splitPath(copySource.startsWith("/") ? copySource : `/${copySource}`);
+    if (source.bucket === undefined || source.key === undefined) {
+      throw new S3Error(
+        "InvalidArgument",
+        "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        {
+          ArgumentName: "x-amz-copy-source",
+        },
+      );
+    }
+    const directive = header(req, "x-amz-metadata-directive") ?? "COPY";
+    if (directive !== "COPY" && directive !== "REPLACE") {
+      throw new S3Error("InvalidArgument", "Unknown metadata directive.", {
+        ArgumentName: "x-amz-metadata-directive",
+      });
+    }
+    const replace =
+      directive === "REPLACE"
+        ? { contentType: header(req, "content-type"), userMeta: userMetaOf(req) }
+        : undefined;
+    const copied = await this.options.store.copyObject(
+      { bucket: source.bucket, key: source.key },
+      { bucket, key },
+      replace,
+    );
+    sendXml(
+      res,
+      200,
+      xmlDocument("CopyObjectResult", {
+        LastModified: copied.lastModified.toISOString(),
+        ETag: `"${copied.etag}"`,
+      }),
+    );
   }
 
   private async deleteObjects(

@@ -3,7 +3,7 @@
 // Everything the gateway asks of the cluster goes through here, so ranged reads and an indexed listing
 // (issue 12) replace the stop-gaps below in this one file.
 import { createHash } from "node:crypto";
-import { Writable } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import type { FileClient, ListedFile } from "../client/file-client.ts";
 import { pathProblem } from "../crypto/catalog-crypto.ts";
 import { isDmfsError } from "../errors.ts";
@@ -144,6 +144,34 @@ export class S3Store {
     }
     await this.files.upload(oneBuffer(bytes), sidecarPath(path), Date.now());
     return { etag };
+  }
+
+  /**
+   * Copies an object by reading it and storing it again (the bytes pass through this process, sealed
+   * anew under the same data key, so identical chunks deduplicate on the nodes). The copy's body ends
+   * only once the source verified, so a source that fails is never committed as the copy. Metadata is
+   * the source's unless `replace` gives new metadata (x-amz-metadata-directive: REPLACE).
+   */
+  async copyObject(
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+    replace: { contentType: string | undefined; userMeta: Record<string, string> } | undefined,
+  ): Promise<{ etag: string; lastModified: Date }> {
+    const info = await this.headObject(source.bucket, source.key);
+    await this.requireBucket(target.bucket);
+    const pass = new PassThrough();
+    const reading = this.getObject(source.bucket, info, undefined, pass).then(
+      () => pass.end(),
+      (err: unknown) => pass.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    const metadata = replace ?? { contentType: info.contentType, userMeta: info.userMeta };
+    try {
+      const { etag } = await this.putObject(target.bucket, target.key, pass, metadata);
+      return { etag, lastModified: new Date() };
+    } finally {
+      pass.destroy();
+      await reading;
+    }
   }
 
   async headObject(bucket: string, key: string): Promise<ObjectInfo> {

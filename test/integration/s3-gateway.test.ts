@@ -8,6 +8,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
   DeleteBucketCommand,
   DeleteObjectCommand,
@@ -171,6 +172,73 @@ describe("objects", () => {
         s3.send(new GetObjectCommand({ Bucket: "data", Key: "big.bin", Range: `bytes=${big}-` })),
       ),
     ).toEqual({ name: "InvalidRange", status: 416 });
+  });
+
+  it("answers conditional GETs: 304 when the ETag matches If-None-Match or not modified since, 412 when If-Match fails", async () => {
+    const head = await s3.send(new HeadObjectCommand({ Bucket: "data", Key: "docs/hello.txt" }));
+    const etag = head.ETag as string;
+    expect(
+      await failure(
+        s3.send(new GetObjectCommand({ Bucket: "data", Key: "docs/hello.txt", IfNoneMatch: etag })),
+      ),
+    ).toMatchObject({ status: 304 });
+    expect(
+      await failure(
+        s3.send(
+          new GetObjectCommand({
+            Bucket: "data",
+            Key: "docs/hello.txt",
+            IfModifiedSince: new Date(Date.now() + 60_000),
+          }),
+        ),
+      ),
+    ).toMatchObject({ status: 304 });
+    expect(
+      await failure(
+        s3.send(new GetObjectCommand({ Bucket: "data", Key: "docs/hello.txt", IfMatch: '"0123"' })),
+      ),
+    ).toEqual({ name: "PreconditionFailed", status: 412 });
+    const got = await s3.send(
+      new GetObjectCommand({ Bucket: "data", Key: "docs/hello.txt", IfMatch: etag, IfNoneMatch: '"other"' }),
+    );
+    expect(got.$metadata.httpStatusCode).toBe(200);
+    await got.Body?.transformToByteArray();
+  });
+
+  it("copies an object with its metadata, or with new metadata (REPLACE); the copy is a file like any other", async () => {
+    const copied = await s3.send(
+      new CopyObjectCommand({ Bucket: "data", Key: "copies/hello.txt", CopySource: "data/docs/hello.txt" }),
+    );
+    const original = await s3.send(new HeadObjectCommand({ Bucket: "data", Key: "docs/hello.txt" }));
+    expect(copied.CopyObjectResult?.ETag).toBe(original.ETag);
+    expect(await s3.send(new HeadObjectCommand({ Bucket: "data", Key: "copies/hello.txt" }))).toMatchObject({
+      ContentType: "text/plain",
+      Metadata: { owner: "ada", purpose: "test" },
+    });
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: "data",
+        Key: "copies/hello.txt",
+        CopySource: "data/copies/hello.txt",
+        MetadataDirective: "REPLACE",
+        ContentType: "text/markdown",
+        Metadata: { owner: "grace" },
+      }),
+    );
+    const replaced = await s3.send(new HeadObjectCommand({ Bucket: "data", Key: "copies/hello.txt" }));
+    expect(replaced).toMatchObject({
+      ContentType: "text/markdown",
+      Metadata: { owner: "grace" },
+      ETag: original.ETag,
+    });
+    expect(
+      (await bodyOf(s3.send(new GetObjectCommand({ Bucket: "data", Key: "copies/hello.txt" })))).toString(),
+    ).toBe("hello, S3 on DMFS\n");
+    expect(
+      await failure(
+        s3.send(new CopyObjectCommand({ Bucket: "data", Key: "x", CopySource: "data/no-such-key" })),
+      ),
+    ).toEqual({ name: "NoSuchKey", status: 404 });
   });
 
   it("refuses a body that does not match its Content-MD5 (BadDigest) and stores nothing", async () => {

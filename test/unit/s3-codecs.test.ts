@@ -5,6 +5,7 @@ import { crc32 } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checksumChecked } from "../../src/s3/checksum.ts";
+import { evaluateConditions } from "../../src/s3/conditions.ts";
 import { decodeContinuationToken, encodeContinuationToken } from "../../src/s3/continuation-token.ts";
 import { compareKeys, listPage } from "../../src/s3/listing.ts";
 import { parseRange } from "../../src/s3/range.ts";
@@ -250,5 +251,52 @@ describe("additional checksums", () => {
         await drain(checksumChecked(pieces(data, 2), { "x-amz-checksum-crc32c": "AAAAAA==" }, new Map()))
       ).equals(data),
     ).toBe(true);
+  });
+});
+
+describe("conditional requests", () => {
+  const object = { etag: "abc", lastModified: new Date("2026-01-02T03:04:05.678Z") };
+  const at = (iso: string) => new Date(iso).toUTCString();
+  it("follow RFC 9110's order, as S3 does", () => {
+    expect(evaluateConditions({}, object)).toBe("proceed");
+    expect(evaluateConditions({ "if-match": '"abc"' }, object)).toBe("proceed");
+    expect(evaluateConditions({ "if-match": '"x", W/"abc"' }, object)).toBe("proceed");
+    expect(evaluateConditions({ "if-match": "*" }, object)).toBe("proceed");
+    expect(evaluateConditions({ "if-match": '"x"' }, object)).toBe("precondition-failed");
+    expect(evaluateConditions({ "if-none-match": '"abc"' }, object)).toBe("not-modified");
+    expect(evaluateConditions({ "if-none-match": '"x"' }, object)).toBe("proceed");
+    // Same second as the object: not modified since; one second before: modified.
+    expect(evaluateConditions({ "if-modified-since": at("2026-01-02T03:04:05Z") }, object)).toBe(
+      "not-modified",
+    );
+    expect(evaluateConditions({ "if-modified-since": at("2026-01-02T03:04:04Z") }, object)).toBe("proceed");
+    expect(evaluateConditions({ "if-unmodified-since": at("2026-01-02T03:04:04Z") }, object)).toBe(
+      "precondition-failed",
+    );
+    expect(evaluateConditions({ "if-unmodified-since": at("2026-01-02T03:04:05Z") }, object)).toBe("proceed");
+    // If-Match holding overrides If-Unmodified-Since; If-None-Match not matching overrides If-Modified-Since.
+    expect(
+      evaluateConditions({ "if-match": '"abc"', "if-unmodified-since": at("2020-01-01T00:00:00Z") }, object),
+    ).toBe("proceed");
+    expect(
+      evaluateConditions({ "if-none-match": '"x"', "if-modified-since": at("2030-01-01T00:00:00Z") }, object),
+    ).toBe("proceed");
+    expect(evaluateConditions({ "if-modified-since": "not a date" }, object)).toBe("proceed");
+  });
+
+  it("any header values give one of the three outcomes, never an exception", () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.constantFrom("if-match", "if-none-match", "if-modified-since", "if-unmodified-since"),
+          fc.string(),
+        ),
+        (headers) => {
+          expect(["proceed", "not-modified", "precondition-failed"]).toContain(
+            evaluateConditions(headers, object),
+          );
+        },
+      ),
+    );
   });
 });

@@ -1,6 +1,11 @@
 // The gateway's HTTP surface over a fake store (the real store is covered against real nodes in
 // test/integration/s3-gateway.test.ts): the request cap, routes not served, and the shape of errors.
-import { CopyObjectCommand, GetBucketAclCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateMultipartUploadCommand,
+  GetBucketAclCommand,
+  ListBucketsCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import { S3Gateway } from "../../src/s3/server.ts";
 import type { S3Store } from "../../src/s3/store.ts";
@@ -73,7 +78,7 @@ describe("S3 gateway HTTP surface", () => {
     expect(res.headers.get("x-amz-request-id")).toMatch(/^[0-9A-F]{16}$/);
     for (const command of [
       new GetBucketAclCommand({ Bucket: "bucket" }),
-      new CopyObjectCommand({ Bucket: "b", Key: "k", CopySource: "b/j" }),
+      new CreateMultipartUploadCommand({ Bucket: "b", Key: "k" }),
     ]) {
       const err = (await client?.send(command as never).catch((e: unknown) => e)) as {
         name: string;
