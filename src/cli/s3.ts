@@ -18,6 +18,7 @@ import {
   deleteAccessKey,
   loadAccessKeys,
 } from "../s3/access-keys.ts";
+import { ClusterSession } from "../s3/cluster-session.ts";
 import { DEFAULT_MAX_REQUESTS, S3Gateway } from "../s3/server.ts";
 import type { SecretLookup } from "../s3/sigv4.ts";
 import { S3Store } from "../s3/store.ts";
@@ -60,25 +61,27 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
       "dmfs s3: no access keys yet; every request will be refused until `dmfs s3 keys create`\n",
     );
   }
-  const gateway = await NodeClient.connect(access.addrs, {
-    identity: access.identity,
-    chunkSize: access.chunkSize,
-  });
   const pool = new CryptoPool({ threads: clientPoolThreads() });
+  const session = new ClusterSession(
+    () => NodeClient.connect(access.addrs, { identity: access.identity, chunkSize: access.chunkSize }),
+    (gateway) => new FileClient(gateway, pool, keys, access.chunkSize),
+  );
   const s3 = new S3Gateway({
-    store: new S3Store(new FileClient(gateway, pool, keys, access.chunkSize)),
+    store: new S3Store(() => session.files()),
     secretOf,
     maxRequests: Number(o.maxRequests),
   });
   try {
+    // Connect before serving: a cluster that cannot be reached is one clear error at start.
+    const nodeId = await session.nodeId();
     const bound = await s3.listen(host, port);
     process.stdout.write(
-      `dmfs s3: serving S3 on http://${joinHostPort(bound.host, bound.port)} through node ${gateway.nodeId.slice(0, 8)}\n`,
+      `dmfs s3: serving S3 on http://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
     );
     await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
   } finally {
     await s3.close();
-    gateway.close();
+    session.close();
     await pool.destroy();
   }
 }

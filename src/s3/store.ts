@@ -50,10 +50,11 @@ export interface PutOptions {
 const SIDECAR_READS = 8;
 
 export class S3Store {
-  constructor(private readonly files: FileClient) {}
+  /** `files` gives the FileClient to use now (src/s3/cluster-session.ts reconnects behind it). */
+  constructor(private readonly files: () => Promise<FileClient>) {}
 
   async listBuckets(): Promise<BucketInfo[]> {
-    const { files } = await this.files.list();
+    const { files } = await (await this.files()).list();
     const marked = new Map<string, number>();
     // A folder with files but no marker (made with `dmfs upload`) dates from its oldest file.
     const folders = new Map<string, number>();
@@ -88,7 +89,7 @@ export class S3Store {
         },
       );
     }
-    await this.files.upload(emptyBody(), bucketMarkerPath(bucket), Date.now());
+    await (await this.files()).upload(emptyBody(), bucketMarkerPath(bucket), Date.now());
   }
 
   async deleteBucket(bucket: string): Promise<void> {
@@ -98,7 +99,7 @@ export class S3Store {
       });
     }
     try {
-      await this.files.delete(bucketMarkerPath(bucket));
+      await (await this.files()).delete(bucketMarkerPath(bucket));
     } catch (err) {
       if (isDmfsError(err, "E_NOT_FOUND")) throw noSuchBucket(bucket);
       throw err;
@@ -130,7 +131,7 @@ export class S3Store {
       options.checkBody?.(digest);
       etag = digest.toString("hex");
     }
-    const result = await this.files.upload(checked(), path, Date.now());
+    const result = await (await this.files()).upload(checked(), path, Date.now());
     const sidecar: ObjectSidecar = {
       v: 1,
       fileKey: result.key,
@@ -142,7 +143,7 @@ export class S3Store {
     if (bytes.length > MAX_SIDECAR_BYTES) {
       throw new S3Error("InvalidArgument", "the object's metadata is larger than 16 KiB");
     }
-    await this.files.upload(oneBuffer(bytes), sidecarPath(path), Date.now());
+    await (await this.files()).upload(oneBuffer(bytes), sidecarPath(path), Date.now());
     return { etag };
   }
 
@@ -178,7 +179,7 @@ export class S3Store {
     const path = objectPath(bucket, key);
     let checked: Awaited<ReturnType<FileClient["resolve"]>>;
     try {
-      checked = await this.files.resolve(path);
+      checked = await (await this.files()).resolve(path);
     } catch (err) {
       if (!isDmfsError(err, "E_NOT_FOUND")) throw err;
       if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
@@ -202,7 +203,7 @@ export class S3Store {
   ): Promise<void> {
     const path = objectPath(bucket, info.key);
     const slice = range ?? { start: 0, end: info.size - 1 };
-    const { entry } = await this.files.read(path, rangeWriter(slice, out));
+    const { entry } = await (await this.files()).read(path, rangeWriter(slice, out));
     if (entry.fileKey !== info.fileKey) {
       throw new S3Error("InternalError", "the object changed while it was being read");
     }
@@ -212,7 +213,7 @@ export class S3Store {
     const path = objectPath(bucket, key);
     for (const p of [path, sidecarPath(path)]) {
       try {
-        await this.files.delete(p);
+        await (await this.files()).delete(p);
       } catch (err) {
         // S3 answers a delete of a missing key with success.
         if (!isDmfsError(err, "E_NOT_FOUND")) throw err;
@@ -248,13 +249,13 @@ export class S3Store {
   }
 
   private async filesIn(bucket: string): Promise<ListedFile[]> {
-    const { files } = await this.files.list();
+    const { files } = await (await this.files()).list();
     return files.filter((f) => f.path.startsWith(`${bucket}/`));
   }
 
   private async exists(path: string): Promise<boolean> {
     try {
-      await this.files.resolve(path);
+      await (await this.files()).resolve(path);
       return true;
     } catch (err) {
       if (isDmfsError(err, "E_NOT_FOUND")) return false;
@@ -293,7 +294,7 @@ export class S3Store {
       },
     });
     try {
-      await this.files.read(sidecarPath(path), out);
+      await (await this.files()).read(sidecarPath(path), out);
     } catch (err) {
       if (isDmfsError(err, "E_NOT_FOUND")) return undefined;
       throw err;

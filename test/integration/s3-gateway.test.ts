@@ -25,7 +25,7 @@ import {
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNK_SIZE, runCli, seededBytes, TestCluster } from "../helpers/cluster-harness.ts";
+import { CHUNK_SIZE, runCli, seededBytes, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
 import { type RunningGateway, startS3Gateway } from "../helpers/s3-gateway.ts";
 import { filesUnder } from "../helpers/secret-scan.ts";
 
@@ -568,3 +568,22 @@ class TestSha256 {
     return this.#hash.digest();
   }
 }
+
+// Last: it restarts node 0, which the gateway talks to.
+describe("a gateway whose node restarts", () => {
+  it("answers 503 while its node is down and serves again once it is back, without a restart of dmfs s3", async () => {
+    const oneTry = gateway.client({ maxAttempts: 1 });
+    const head = () => oneTry.send(new HeadObjectCommand({ Bucket: "data", Key: "docs/hello.txt" }));
+    await cluster.kill(0);
+    expect(await failure(head())).toMatchObject({ status: 503 });
+    await cluster.start(0);
+    await cluster.waitForMesh();
+    const back = await waitFor(
+      "the gateway to serve again",
+      async () => (await head()).ContentLength,
+      30_000,
+    );
+    expect(back).toBe("hello, S3 on DMFS\n".length);
+    oneTry.destroy();
+  });
+});
