@@ -27,7 +27,6 @@ const UNSUPPORTED = [
   "tagging",
   "uploads",
   "uploadId",
-  "versions",
   "website",
   "encryption",
   "object-lock",
@@ -169,10 +168,16 @@ export class S3Gateway {
             await store.requireBucket(bucket);
             return sendXml(res, 200, xmlDocument("VersioningConfiguration", {}));
           }
-          return this.listObjects(res, bucket, r.query);
+          return this.listObjects(res, bucket, r.query, r.query.has("versions"));
         default:
           throw notAllowed(method);
       }
+    }
+    // An unversioned bucket has one version of each object, whose id is "null" (as S3 says for a bucket
+    // that never had versioning), so that id is accepted and no other.
+    const versionId = r.query.get("versionId")?.[0];
+    if (versionId !== undefined && versionId !== "null") {
+      throw new S3Error("InvalidArgument", "Invalid version id specified", { ArgumentName: "versionId" });
     }
     switch (method) {
       case "PUT": {
@@ -241,9 +246,10 @@ export class S3Gateway {
     res: ServerResponse,
     bucket: string,
     query: Map<string, string[]>,
+    versions: boolean,
   ): Promise<void> {
     const q = (name: string) => query.get(name)?.[0];
-    const v2 = q("list-type") === "2";
+    const v2 = !versions && q("list-type") === "2";
     const prefix = q("prefix") ?? "";
     const delimiter = q("delimiter") ?? "";
     const maxKeysText = q("max-keys");
@@ -259,10 +265,12 @@ export class S3Gateway {
       });
     const enc = encodingType === "url" ? encodeKey : (s: string) => s;
     const token = v2 ? q("continuation-token") : undefined;
-    const startAfter = v2 ? q("start-after") : q("marker");
+    const startAfter = v2 ? q("start-after") : q(versions ? "key-marker" : "marker");
     let after: ListPosition | undefined;
     if (token !== undefined) after = decodeContinuationToken(token);
-    else if (startAfter) after = { after: startAfter, prefix: false };
+    // A V1 marker that ends in the delimiter is the common prefix the last page ended with: skip its keys.
+    else if (startAfter)
+      after = { after: startAfter, prefix: !v2 && delimiter !== "" && startAfter.endsWith(delimiter) };
     const page: ListPage<ObjectInfo> = await this.options.store.listObjects(bucket, {
       prefix,
       delimiter,
@@ -282,20 +290,30 @@ export class S3Gateway {
       if (token !== undefined) body.ContinuationToken = token;
       if (startAfter) body.StartAfter = enc(startAfter);
       if (page.isTruncated && page.next) body.NextContinuationToken = encodeContinuationToken(page.next);
+    } else if (versions) {
+      body.KeyMarker = enc(startAfter ?? "");
+      body.VersionIdMarker = q("version-id-marker") ?? "";
+      if (page.isTruncated && page.next) {
+        body.NextKeyMarker = enc(page.next.after);
+        body.NextVersionIdMarker = "null";
+      }
     } else {
       body.Marker = enc(startAfter ?? "");
       if (page.isTruncated && page.next) body.NextMarker = enc(page.next.after);
     }
-    body.Contents = page.objects.map((o) => ({
+    const entries = page.objects.map((o) => ({
       Key: enc(o.key),
+      ...(versions ? { VersionId: "null", IsLatest: true } : {}),
       LastModified: o.lastModified.toISOString(),
       ETag: `"${o.etag}"`,
       Size: o.size,
       StorageClass: "STANDARD",
       ...(v2 ? {} : { Owner: OWNER }),
     }));
+    if (versions) body.Version = entries;
+    else body.Contents = entries;
     body.CommonPrefixes = page.commonPrefixes.map((p) => ({ Prefix: enc(p) }));
-    sendXml(res, 200, xmlDocument("ListBucketResult", body));
+    sendXml(res, 200, xmlDocument(versions ? "ListVersionsResult" : "ListBucketResult", body));
   }
 
   private async copyObject(

@@ -13,12 +13,14 @@ import {
   DeleteBucketCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
@@ -316,8 +318,39 @@ describe("objects", () => {
     });
   });
 
+  it("answers as an unversioned bucket: each object one version 'null'; V1 markers page through common prefixes", async () => {
+    expect((await s3.send(new GetBucketVersioningCommand({ Bucket: "list" }))).Status).toBeUndefined();
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: "list", Prefix: "a/" }));
+    expect(versions.Versions?.map((v) => [v.Key, v.VersionId, v.IsLatest])).toEqual([
+      ["a/1", "null", true],
+      ["a/2", "null", true],
+      ["a/b/3", "null", true],
+    ]);
+    const seen: string[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const got = await s3.send(
+        new ListObjectsCommand({ Bucket: "list", Delimiter: "/", MaxKeys: 1, Marker: marker }),
+      );
+      seen.push(
+        ...(got.CommonPrefixes ?? []).map((p) => p.Prefix as string),
+        ...(got.Contents ?? []).map((c) => c.Key as string),
+      );
+      if (!got.IsTruncated) break;
+      marker = got.NextMarker;
+    }
+    expect(seen).toEqual(["a/", "b/", "c", "d é", "e+f"]);
+    const got = await s3.send(new GetObjectCommand({ Bucket: "list", Key: "c", VersionId: "null" }));
+    expect(await got.Body?.transformToString()).toBe("c");
+    expect(
+      await failure(
+        s3.send(new GetObjectCommand({ Bucket: "list", Key: "c", VersionId: "3HL4kqtJlcpXroDTDmJ" })),
+      ),
+    ).toEqual({ name: "InvalidArgument", status: 400 });
+  });
+
   it("deletes one object, and several at once (a missing key counts as deleted)", async () => {
-    await s3.send(new DeleteObjectCommand({ Bucket: "list", Key: "c" }));
+    await s3.send(new DeleteObjectCommand({ Bucket: "list", Key: "c", VersionId: "null" }));
     expect(await failure(s3.send(new HeadObjectCommand({ Bucket: "list", Key: "c" })))).toMatchObject({
       status: 404,
     });
