@@ -121,7 +121,7 @@ export async function authenticate(
   const signer = signerFor(cred, secret);
   const signed = await signer.sign(
     {
-      ...signable(req, names),
+      ...signable(req),
       headers: { ...signedHeaderValues(req, names), "x-amz-content-sha256": payloadHash },
     },
     { signingDate, signableHeaders: new Set(names) },
@@ -191,7 +191,7 @@ async function authenticatePresigned(
   const contentSha256 = header(req.headers, "x-amz-content-sha256") ?? UNSIGNED_PAYLOAD;
   const presigned = await signerFor(cred, secret).presign(
     {
-      ...signable({ ...req, query }, names),
+      ...signable({ ...req, query }),
       headers: { ...signedHeaderValues(req, names), "x-amz-content-sha256": contentSha256 },
     },
     {
@@ -263,7 +263,7 @@ function signerFor(cred: Credential, secret: string): SignatureV4 {
   });
 }
 
-function signable(req: ReceivedRequest, _names: string[]) {
+function signable(req: ReceivedRequest) {
   const host = header(req.headers, "host") ?? "";
   const query: Record<string, string | string[]> = {};
   for (const [name, values] of req.query) query[name] = values.length === 1 ? (values[0] as string) : values;
