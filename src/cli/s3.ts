@@ -18,6 +18,7 @@ import {
   deleteAccessKey,
   loadAccessKeys,
 } from "../s3/access-keys.ts";
+import { listFilesByPrefix } from "../s3/cluster-listing.ts";
 import { ClusterSession } from "../s3/cluster-session.ts";
 import { DEFAULT_MAX_REQUESTS, S3Gateway } from "../s3/server.ts";
 import type { SecretLookup } from "../s3/sigv4.ts";
@@ -67,7 +68,10 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
     (gateway) => new FileClient(gateway, pool, keys, access.chunkSize),
   );
   const s3 = new S3Gateway({
-    store: new S3Store(() => session.files()),
+    store: new S3Store(
+      () => session.files(),
+      listFilesByPrefix(() => session.files()),
+    ),
     secretOf,
     maxRequests: Number(o.maxRequests),
   });

@@ -4,10 +4,11 @@
 // (issue 12) replace the stop-gaps below in this one file.
 import { createHash } from "node:crypto";
 import { PassThrough, Writable } from "node:stream";
-import type { FileClient, ListedFile } from "../client/file-client.ts";
+import type { FileClient } from "../client/file-client.ts";
 import { pathProblem } from "../crypto/catalog-crypto.ts";
 import { isDmfsError } from "../errors.ts";
 import { isBucketName } from "./bucket-name.ts";
+import type { ClusterFile, ListFiles } from "./cluster-listing.ts";
 import { compareKeys, type ListPage, type ListQuery, listPage } from "./listing.ts";
 import {
   bucketMarkerPath,
@@ -50,11 +51,17 @@ export interface PutOptions {
 const SIDECAR_READS = 8;
 
 export class S3Store {
-  /** `files` gives the FileClient to use now (src/s3/cluster-session.ts reconnects behind it). */
-  constructor(private readonly files: () => Promise<FileClient>) {}
+  /**
+   * `files` gives the FileClient to use now (src/s3/cluster-session.ts reconnects behind it);
+   * `listFiles` lists by path prefix (src/s3/cluster-listing.ts).
+   */
+  constructor(
+    private readonly files: () => Promise<FileClient>,
+    private readonly listFiles: ListFiles,
+  ) {}
 
   async listBuckets(): Promise<BucketInfo[]> {
-    const { files } = await (await this.files()).list();
+    const files = await this.listFiles("");
     const marked = new Map<string, number>();
     // A folder with files but no marker (made with `dmfs upload`) dates from its oldest file.
     const folders = new Map<string, number>();
@@ -222,15 +229,14 @@ export class S3Store {
   }
 
   /**
-   * One page of the bucket's objects. Until the listing index lands (issue 12) this lists the whole
-   * catalog and filters it here; the page's ETags come from the objects' sidecars.
+   * One page of the bucket's objects, from the bucket's files in S3 order (cluster-listing.ts); the
+   * page's ETags come from the objects' sidecars.
    */
   async listObjects(bucket: string, query: ListQuery): Promise<ListPage<ObjectInfo>> {
     const listed = await this.filesIn(bucket);
     if (listed.length === 0 && !(await this.exists(bucketMarkerPath(bucket)))) throw noSuchBucket(bucket);
-    const keyed = listed
-      .map((f) => ({ key: f.path.slice(bucket.length + 1), file: f }))
-      .sort((a, b) => compareKeys(a.key, b.key));
+    // Keys keep their paths' order: the bucket's prefix is common to all.
+    const keyed = listed.map((f) => ({ key: f.path.slice(bucket.length + 1), file: f }));
     const page = listPage(keyed, query);
     const objects: ObjectInfo[] = new Array(page.objects.length);
     for (let i = 0; i < page.objects.length; i += SIDECAR_READS) {
@@ -248,9 +254,8 @@ export class S3Store {
     if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
   }
 
-  private async filesIn(bucket: string): Promise<ListedFile[]> {
-    const { files } = await (await this.files()).list();
-    return files.filter((f) => f.path.startsWith(`${bucket}/`));
+  private filesIn(bucket: string): Promise<ClusterFile[]> {
+    return this.listFiles(`${bucket}/`);
   }
 
   private async exists(path: string): Promise<boolean> {
