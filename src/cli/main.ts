@@ -12,6 +12,7 @@ import { monitorCommand } from "./monitor.ts";
 import { nodeCommand } from "./node.ts";
 import { readCommand } from "./read.ts";
 import { exitStatusFor, reportError } from "./report-error.ts";
+import { s3Command } from "./s3.ts";
 import { statCommand } from "./stat.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
@@ -37,6 +38,7 @@ const program = new Command()
   .addCommand(deleteCommand())
   .addCommand(lsCommand())
   .addCommand(statCommand())
+  .addCommand(s3Command())
   .addCommand(monitorCommand())
   .addCommand(demoCommand());
 

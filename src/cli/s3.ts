@@ -1,0 +1,167 @@
+// `dmfs s3`: the S3 gateway (src/s3/), a client of the cluster like any other command - it holds the data
+// key and the S3 access keys here, on the user's side; and `dmfs s3 keys create|list|delete` for those
+// access keys, kept in the admin/client bundle (never on nodes).
+
+import { once } from "node:events";
+import { statSync } from "node:fs";
+import { Command, Option } from "commander";
+import { FileClient } from "../client/file-client.ts";
+import { NodeClient } from "../client/node-client.ts";
+import { loadDataKeyPath, loadIdentity } from "../cluster/cluster-dir.ts";
+import { loadConfig } from "../config/config.ts";
+import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
+import { joinHostPort, splitHostPort } from "../node/address.ts";
+import {
+  type AccessKey,
+  accessKeysPath,
+  createAccessKey,
+  deleteAccessKey,
+  loadAccessKeys,
+} from "../s3/access-keys.ts";
+import { listFilesByPrefix } from "../s3/cluster-listing.ts";
+import { ClusterSession } from "../s3/cluster-session.ts";
+import { DEFAULT_MAX_REQUESTS, S3Gateway } from "../s3/server.ts";
+import type { SecretLookup } from "../s3/sigv4.ts";
+import { S3Store } from "../s3/store.ts";
+import { CryptoPool } from "../workers/crypto-pool.ts";
+import {
+  addClusterOptions,
+  type ClusterAccessOptions,
+  DEFAULT_CONFIG,
+  resolveClusterAccess,
+} from "./cluster-access.ts";
+import { clientPoolThreads } from "./file-session.ts";
+import { table } from "./format.ts";
+
+const DEFAULT_LISTEN = "127.0.0.1:9000";
+
+export function s3Command(): Command {
+  const command = addClusterOptions(
+    new Command("s3").description(
+      "serve the cluster's files over the S3 API (a bucket is a top-level folder)",
+    ),
+  )
+    .addOption(new Option("--listen <host:port>", "address to serve HTTP on").default(DEFAULT_LISTEN))
+    .addOption(
+      new Option("--max-requests <n>", "requests served at once; more are told to slow down (503)").default(
+        String(DEFAULT_MAX_REQUESTS),
+      ),
+    )
+    .action(async (o: ClusterAccessOptions & { listen: string; maxRequests: string }) => serve(o));
+  command.addCommand(keysCommand());
+  return command;
+}
+
+async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: string }): Promise<void> {
+  const { host, port } = splitHostPort(o.listen);
+  const access = await resolveClusterAccess(o);
+  const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
+  const secretOf = accessKeyLookup(access.clusterDir);
+  if ((await loadAccessKeys(access.clusterDir)).length === 0) {
+    process.stderr.write(
+      "dmfs s3: no access keys yet; every request will be refused until `dmfs s3 keys create`\n",
+    );
+  }
+  const pool = new CryptoPool({ threads: clientPoolThreads() });
+  const session = new ClusterSession(
+    () => NodeClient.connect(access.addrs, { identity: access.identity, chunkSize: access.chunkSize }),
+    (gateway) => new FileClient(gateway, pool, keys, access.chunkSize),
+  );
+  const s3 = new S3Gateway({
+    store: new S3Store(
+      () => session.files(),
+      listFilesByPrefix(() => session.files()),
+    ),
+    secretOf,
+    maxRequests: Number(o.maxRequests),
+  });
+  try {
+    // Connect before serving: a cluster that cannot be reached is one clear error at start.
+    const nodeId = await session.nodeId();
+    const bound = await s3.listen(host, port);
+    process.stdout.write(
+      `dmfs s3: serving S3 on http://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
+    );
+    await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
+  } finally {
+    await s3.close();
+    session.close();
+    await pool.destroy();
+  }
+}
+
+/** Reads the access key file again whenever it changed, so keys made while the gateway runs work at once. */
+function accessKeyLookup(clusterDir: string): SecretLookup {
+  const path = accessKeysPath(clusterDir);
+  let seen = -1;
+  let secrets: Promise<Map<string, string>> = Promise.resolve(new Map());
+  return async (accessKeyId) => {
+    const mtime = statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    if (mtime !== seen) {
+      seen = mtime;
+      secrets = loadAccessKeys(clusterDir).then(
+        (keys) => new Map(keys.map((k) => [k.accessKeyId, k.secretAccessKey])),
+      );
+    }
+    return (await secrets).get(accessKeyId);
+  };
+}
+
+function keysCommand(): Command {
+  const keys = new Command("keys").description(
+    "S3 access keys, kept in the admin/client bundle (mode 0600) named by --cluster or the config",
+  );
+  keys.addCommand(
+    new Command("create")
+      .description("make a new access key and print it")
+      .option("--json", 'print { "accessKeyId", "secretAccessKey" }')
+      .action(async (o: { json?: boolean }, cmd: Command) => {
+        const key = await createAccessKey(await bundleDir(cmd));
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey })}\n`
+            : `access key id:     ${key.accessKeyId}\nsecret access key: ${key.secretAccessKey}\n`,
+        );
+      }),
+  );
+  keys.addCommand(
+    new Command("list")
+      .description("list the access key ids (never the secrets)")
+      .option("--json", 'print an array of { "accessKeyId", "created" }')
+      .action(async (o: { json?: boolean }, cmd: Command) => {
+        const all = await loadAccessKeys(await bundleDir(cmd));
+        const rows = all.map((k: AccessKey) => ({ accessKeyId: k.accessKeyId, created: k.created }));
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify(rows)}\n`
+            : table(
+                ["ACCESS KEY ID", "CREATED"],
+                rows.map((r) => [r.accessKeyId, new Date(r.created).toISOString()]),
+              ),
+        );
+      }),
+  );
+  keys.addCommand(
+    new Command("delete")
+      .description("delete an access key: requests signed with it are refused")
+      .argument("<access-key-id>")
+      .action(async (id: string, _o: unknown, cmd: Command) => {
+        await deleteAccessKey(await bundleDir(cmd), id);
+      }),
+  );
+  return keys;
+}
+
+/** The admin/client bundle the keys live in; it must be one (a client certificate and a data key). */
+async function bundleDir(cmd: Command): Promise<string> {
+  // --cluster and --config are the `dmfs s3` options, given before or after `keys <verb>`.
+  const o = cmd.optsWithGlobals<ClusterAccessOptions>();
+  const dir =
+    o.cluster ??
+    (o.config || statSync(DEFAULT_CONFIG, { throwIfNoEntry: false })
+      ? loadConfig(o.config ?? DEFAULT_CONFIG).cluster.dir
+      : "cluster");
+  await loadIdentity(dir, "client");
+  await loadDataKey(loadDataKeyPath(dir));
+  return dir;
+}

@@ -1,0 +1,371 @@
+// The S3 gateway's one view of the cluster: buckets and objects over the FileClient. A bucket is a
+// top-level folder, an object's key the rest of its path, so `dmfs ls` and S3 see the same files.
+// Everything the gateway asks of the cluster goes through here, so ranged reads and an indexed listing
+// (issue 12) replace the stop-gaps below in this one file.
+import { createHash } from "node:crypto";
+import { PassThrough, Writable } from "node:stream";
+import type { FileClient } from "../client/file-client.ts";
+import { pathProblem } from "../crypto/catalog-crypto.ts";
+import { isDmfsError } from "../errors.ts";
+import { isBucketName } from "./bucket-name.ts";
+import type { ClusterFile, ListFiles } from "./cluster-listing.ts";
+import { compareKeys, type ListPage, type ListQuery, listPage } from "./listing.ts";
+import {
+  bucketMarkerPath,
+  DEFAULT_CONTENT_TYPE,
+  decodeSidecar,
+  encodeSidecar,
+  fallbackEtag,
+  MAX_SIDECAR_BYTES,
+  type ObjectSidecar,
+  S3_FOLDER,
+  sidecarPath,
+} from "./object-meta.ts";
+import type { ByteRange } from "./range.ts";
+import { S3Error } from "./s3-error.ts";
+
+export interface BucketInfo {
+  name: string;
+  created: Date;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+  etag: string;
+  contentType: string;
+  userMeta: Record<string, string>;
+  /** The DMFS file key of the bytes this describes. */
+  fileKey: string;
+}
+
+export interface PutOptions {
+  contentType: string | undefined;
+  userMeta: Record<string, string>;
+  /** Throws (before the body ends) when the bytes are not what the request promised; gets their MD5. */
+  checkBody?: (md5: Buffer) => void;
+}
+
+/** How many sidecars one listing page reads at once. */
+const SIDECAR_READS = 8;
+
+export class S3Store {
+  /**
+   * `files` gives the FileClient to use now (src/s3/cluster-session.ts reconnects behind it);
+   * `listFiles` lists by path prefix (src/s3/cluster-listing.ts).
+   */
+  constructor(
+    private readonly files: () => Promise<FileClient>,
+    private readonly listFiles: ListFiles,
+  ) {}
+
+  async listBuckets(): Promise<BucketInfo[]> {
+    const files = await this.listFiles("");
+    const marked = new Map<string, number>();
+    // A folder with files but no marker (made with `dmfs upload`) dates from its oldest file.
+    const folders = new Map<string, number>();
+    const markers = `${S3_FOLDER}/buckets/`;
+    for (const f of files) {
+      if (f.path.startsWith(markers)) {
+        const name = f.path.slice(markers.length);
+        if (isBucketName(name)) marked.set(name, f.mtime);
+        continue;
+      }
+      const name = f.path.slice(0, Math.max(f.path.indexOf("/"), 0));
+      if (isBucketName(name)) folders.set(name, Math.min(folders.get(name) ?? f.mtime, f.mtime));
+    }
+    return [...new Map([...folders, ...marked])]
+      .map(([name, created]) => ({ name, created: new Date(created) }))
+      .sort((a, b) => compareKeys(a.name, b.name));
+  }
+
+  async bucketExists(bucket: string): Promise<boolean> {
+    if (await this.exists(bucketMarkerPath(bucket))) return true;
+    return (await this.filesIn(bucket)).length > 0;
+  }
+
+  async createBucket(bucket: string): Promise<void> {
+    if (!isBucketName(bucket)) throw invalidBucket(bucket);
+    if (await this.bucketExists(bucket)) {
+      throw new S3Error(
+        "BucketAlreadyOwnedByYou",
+        "Your previous request to create the named bucket succeeded and you already own it.",
+        {
+          BucketName: bucket,
+        },
+      );
+    }
+    await (await this.files()).upload(emptyBody(), bucketMarkerPath(bucket), Date.now());
+  }
+
+  async deleteBucket(bucket: string): Promise<void> {
+    if ((await this.filesIn(bucket)).length > 0) {
+      throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", {
+        BucketName: bucket,
+      });
+    }
+    try {
+      await (await this.files()).delete(bucketMarkerPath(bucket));
+    } catch (err) {
+      if (isDmfsError(err, "E_NOT_FOUND")) throw noSuchBucket(bucket);
+      throw err;
+    }
+  }
+
+  /** Stores the object from `body`, streamed; its sidecar follows once the bytes are committed. */
+  async putObject(
+    bucket: string,
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options: PutOptions,
+  ): Promise<{ etag: string }> {
+    const path = objectPath(bucket, key);
+    await this.requireBucket(bucket);
+    const md5 = createHash("md5");
+    async function* hashed() {
+      for await (const piece of body) {
+        md5.update(piece);
+        yield piece;
+      }
+    }
+    // The MD5 is known once the body ended, and checked before the upload sees that end: an object
+    // whose bytes fail the check is never committed.
+    let etag = "";
+    async function* checked() {
+      yield* hashed();
+      const digest = md5.digest();
+      options.checkBody?.(digest);
+      etag = digest.toString("hex");
+    }
+    const result = await (await this.files()).upload(checked(), path, Date.now());
+    const sidecar: ObjectSidecar = {
+      v: 1,
+      fileKey: result.key,
+      etag,
+      contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
+      userMeta: options.userMeta,
+    };
+    const bytes = encodeSidecar(sidecar);
+    if (bytes.length > MAX_SIDECAR_BYTES) {
+      throw new S3Error("InvalidArgument", "the object's metadata is larger than 16 KiB");
+    }
+    await (await this.files()).upload(oneBuffer(bytes), sidecarPath(path), Date.now());
+    return { etag };
+  }
+
+  /**
+   * Copies an object by reading it and storing it again (the bytes pass through this process, sealed
+   * anew under the same data key, so identical chunks deduplicate on the nodes). The copy's body ends
+   * only once the source verified, so a source that fails is never committed as the copy. Metadata is
+   * the source's unless `replace` gives new metadata (x-amz-metadata-directive: REPLACE).
+   */
+  async copyObject(
+    source: { bucket: string; key: string },
+    target: { bucket: string; key: string },
+    replace: { contentType: string | undefined; userMeta: Record<string, string> } | undefined,
+  ): Promise<{ etag: string; lastModified: Date }> {
+    const info = await this.headObject(source.bucket, source.key);
+    await this.requireBucket(target.bucket);
+    const pass = new PassThrough();
+    const reading = this.getObject(source.bucket, info, undefined, pass).then(
+      () => pass.end(),
+      (err: unknown) => pass.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    const metadata = replace ?? { contentType: info.contentType, userMeta: info.userMeta };
+    try {
+      const { etag } = await this.putObject(target.bucket, target.key, pass, metadata);
+      return { etag, lastModified: new Date() };
+    } finally {
+      pass.destroy();
+      await reading;
+    }
+  }
+
+  async headObject(bucket: string, key: string): Promise<ObjectInfo> {
+    const path = objectPath(bucket, key);
+    let checked: Awaited<ReturnType<FileClient["resolve"]>>;
+    try {
+      checked = await (await this.files()).resolve(path);
+    } catch (err) {
+      if (!isDmfsError(err, "E_NOT_FOUND")) throw err;
+      if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
+      throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+    }
+    const { entry, meta } = checked;
+    return this.describe(key, path, entry.fileKey as string, meta.size, meta.mtime);
+  }
+
+  /**
+   * Writes the object's bytes, or the `range` of them, to `out`; rejects when the file changed since
+   * `info` was taken or does not verify (the caller then cuts the response short).
+   * Until ranged reads land (issue 12), a range is cut from the whole file as it streams by: the bytes
+   * before and after it are fetched and checked too, and dropped here.
+   */
+  async getObject(
+    bucket: string,
+    info: ObjectInfo,
+    range: ByteRange | undefined,
+    out: Writable,
+  ): Promise<void> {
+    const path = objectPath(bucket, info.key);
+    const slice = range ?? { start: 0, end: info.size - 1 };
+    const { entry } = await (await this.files()).read(path, rangeWriter(slice, out));
+    if (entry.fileKey !== info.fileKey) {
+      throw new S3Error("InternalError", "the object changed while it was being read");
+    }
+  }
+
+  async deleteObject(bucket: string, key: string): Promise<void> {
+    const path = objectPath(bucket, key);
+    for (const p of [path, sidecarPath(path)]) {
+      try {
+        await (await this.files()).delete(p);
+      } catch (err) {
+        // S3 answers a delete of a missing key with success.
+        if (!isDmfsError(err, "E_NOT_FOUND")) throw err;
+      }
+    }
+  }
+
+  /**
+   * One page of the bucket's objects, from the bucket's files in S3 order (cluster-listing.ts); the
+   * page's ETags come from the objects' sidecars.
+   */
+  async listObjects(bucket: string, query: ListQuery): Promise<ListPage<ObjectInfo>> {
+    const listed = await this.filesIn(bucket);
+    if (listed.length === 0 && !(await this.exists(bucketMarkerPath(bucket)))) throw noSuchBucket(bucket);
+    // Keys keep their paths' order: the bucket's prefix is common to all.
+    const keyed = listed.map((f) => ({ key: f.path.slice(bucket.length + 1), file: f }));
+    const page = listPage(keyed, query);
+    const objects: ObjectInfo[] = new Array(page.objects.length);
+    for (let i = 0; i < page.objects.length; i += SIDECAR_READS) {
+      await Promise.all(
+        page.objects.slice(i, i + SIDECAR_READS).map(async ({ key, file }, j) => {
+          objects[i + j] = await this.describe(key, file.path, file.key, file.size, file.mtime);
+        }),
+      );
+    }
+    return { ...page, objects };
+  }
+
+  async requireBucket(bucket: string): Promise<void> {
+    if (!isBucketName(bucket)) throw invalidBucket(bucket);
+    if (!(await this.bucketExists(bucket))) throw noSuchBucket(bucket);
+  }
+
+  private filesIn(bucket: string): Promise<ClusterFile[]> {
+    return this.listFiles(`${bucket}/`);
+  }
+
+  private async exists(path: string): Promise<boolean> {
+    try {
+      await (await this.files()).resolve(path);
+      return true;
+    } catch (err) {
+      if (isDmfsError(err, "E_NOT_FOUND")) return false;
+      throw err;
+    }
+  }
+
+  private async describe(
+    key: string,
+    path: string,
+    fileKey: string,
+    size: number,
+    mtime: number,
+  ): Promise<ObjectInfo> {
+    const sidecar = await this.readSidecar(path);
+    const current = sidecar?.fileKey === fileKey ? sidecar : undefined;
+    return {
+      key,
+      size,
+      lastModified: new Date(mtime),
+      etag: current?.etag ?? fallbackEtag(fileKey),
+      contentType: current?.contentType ?? DEFAULT_CONTENT_TYPE,
+      userMeta: current?.userMeta ?? {},
+      fileKey,
+    };
+  }
+
+  private async readSidecar(path: string): Promise<ObjectSidecar | undefined> {
+    const pieces: Buffer[] = [];
+    let total = 0;
+    const out = new Writable({
+      write(piece: Buffer, _encoding, done) {
+        total += piece.length;
+        if (total <= MAX_SIDECAR_BYTES) pieces.push(Buffer.from(piece));
+        done();
+      },
+    });
+    try {
+      await (await this.files()).read(sidecarPath(path), out);
+    } catch (err) {
+      if (isDmfsError(err, "E_NOT_FOUND")) return undefined;
+      throw err;
+    }
+    return total > MAX_SIDECAR_BYTES ? undefined : decodeSidecar(Buffer.concat(pieces));
+  }
+}
+
+/** The DMFS path of an object; S3's own key limits plus the catalog's path rules. */
+export function objectPath(bucket: string, key: string): string {
+  if (key === "") throw new S3Error("InvalidArgument", "An object key must not be empty");
+  const path = `${bucket}/${key}`;
+  const problem = pathProblem(path);
+  if (problem)
+    throw new S3Error("KeyTooLongError", `The key cannot be stored as a DMFS path: ${problem}`, {
+      Key: key.slice(0, 200),
+    });
+  return path;
+}
+
+/** A Writable that passes on bytes `range.start..range.end` of what it is given and drops the rest. */
+export function rangeWriter(range: ByteRange, out: Writable): Writable {
+  let at = 0;
+  return new Writable({
+    write(piece: Buffer, _encoding, done) {
+      const from = Math.max(range.start - at, 0);
+      const to = Math.min(range.end + 1 - at, piece.length);
+      at += piece.length;
+      if (from >= to) {
+        done();
+        return;
+      }
+      if (out.destroyed) {
+        done(new Error("the client went away"));
+        return;
+      }
+      if (out.write(piece.subarray(from, to))) {
+        done();
+        return;
+      }
+      const drained = () => {
+        out.off("close", closed);
+        done();
+      };
+      const closed = () => {
+        out.off("drain", drained);
+        done(new Error("the client went away"));
+      };
+      out.once("drain", drained);
+      out.once("close", closed);
+    },
+  });
+}
+
+function invalidBucket(bucket: string): S3Error {
+  return new S3Error("InvalidBucketName", "The specified bucket is not valid.", {
+    BucketName: bucket.slice(0, 100),
+  });
+}
+
+export function noSuchBucket(bucket: string): S3Error {
+  return new S3Error("NoSuchBucket", "The specified bucket does not exist", { BucketName: bucket });
+}
+
+async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+
+async function* oneBuffer(bytes: Buffer): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
