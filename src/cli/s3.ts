@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { statSync } from "node:fs";
 import { Command, Option } from "commander";
 import { FileClient } from "../client/file-client.ts";
+import { ListingIndex } from "../client/listing-index.ts";
 import { NodeClient } from "../client/node-client.ts";
 import { loadDataKeyPath, loadIdentity } from "../cluster/cluster-dir.ts";
 import { loadConfig } from "../config/config.ts";
@@ -62,6 +63,8 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
       "dmfs s3: no access keys yet; every request will be refused until `dmfs s3 keys create`\n",
     );
   }
+  const { index, notice } = ListingIndex.open(access.clusterDir, access.identity.clusterId, keys);
+  if (notice) process.stderr.write(`dmfs s3: ${notice}\n`);
   const pool = new CryptoPool({ threads: clientPoolThreads() });
   const session = new ClusterSession(
     () => NodeClient.connect(access.addrs, { identity: access.identity, chunkSize: access.chunkSize }),
@@ -70,7 +73,7 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
   const s3 = new S3Gateway({
     store: new S3Store(
       () => session.files(),
-      listFilesByPrefix(() => session.files()),
+      listFilesByPrefix(() => session.files(), index),
     ),
     secretOf,
     maxRequests: Number(o.maxRequests),
@@ -87,6 +90,7 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
     await s3.close();
     session.close();
     await pool.destroy();
+    index.close();
   }
 }
 

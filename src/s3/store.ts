@@ -1,7 +1,6 @@
 // The S3 gateway's one view of the cluster: buckets and objects over the FileClient. A bucket is a
 // top-level folder, an object's key the rest of its path, so `dmfs ls` and S3 see the same files.
-// Everything the gateway asks of the cluster goes through here, so ranged reads and an indexed listing
-// (issue 12) replace the stop-gaps below in this one file.
+// Everything the gateway asks of the cluster goes through here.
 import { createHash } from "node:crypto";
 import { PassThrough, Writable } from "node:stream";
 import type { FileClient } from "../client/file-client.ts";
@@ -198,9 +197,8 @@ export class S3Store {
 
   /**
    * Writes the object's bytes, or the `range` of them, to `out`; rejects when the file changed since
-   * `info` was taken or does not verify (the caller then cuts the response short).
-   * Until ranged reads land (issue 12), a range is cut from the whole file as it streams by: the bytes
-   * before and after it are fetched and checked too, and dropped here.
+   * `info` was taken or does not verify (the caller then cuts the response short). A range fetches only
+   * the chunks that cover it.
    */
   async getObject(
     bucket: string,
@@ -210,7 +208,10 @@ export class S3Store {
   ): Promise<void> {
     const path = objectPath(bucket, info.key);
     const slice = range ?? { start: 0, end: info.size - 1 };
-    const { entry } = await (await this.files()).read(path, rangeWriter(slice, out));
+    const { entry } = await (await this.files()).read(path, out, undefined, {
+      offset: slice.start,
+      length: slice.end - slice.start + 1,
+    });
     if (entry.fileKey !== info.fileKey) {
       throw new S3Error("InternalError", "the object changed while it was being read");
     }
@@ -318,40 +319,6 @@ export function objectPath(bucket: string, key: string): string {
       Key: key.slice(0, 200),
     });
   return path;
-}
-
-/** A Writable that passes on bytes `range.start..range.end` of what it is given and drops the rest. */
-export function rangeWriter(range: ByteRange, out: Writable): Writable {
-  let at = 0;
-  return new Writable({
-    write(piece: Buffer, _encoding, done) {
-      const from = Math.max(range.start - at, 0);
-      const to = Math.min(range.end + 1 - at, piece.length);
-      at += piece.length;
-      if (from >= to) {
-        done();
-        return;
-      }
-      if (out.destroyed) {
-        done(new Error("the client went away"));
-        return;
-      }
-      if (out.write(piece.subarray(from, to))) {
-        done();
-        return;
-      }
-      const drained = () => {
-        out.off("close", closed);
-        done();
-      };
-      const closed = () => {
-        out.off("drain", drained);
-        done(new Error("the client went away"));
-      };
-      out.once("drain", drained);
-      out.once("close", closed);
-    },
-  });
 }
 
 function invalidBucket(bucket: string): S3Error {
