@@ -86,7 +86,11 @@ describe("round trips", () => {
     const up = await cluster.runCli(["upload", text, "--path", "docs/hello.txt"]);
     expect(up.code).toBe(0);
     const read = await cluster.runCli(["read", "docs/hello.txt"], { gateway: 2 });
-    expect(read).toEqual({ code: 0, stdout: "hello, mesh\n", stderr: "" });
+    expect({ code: read.code, stdout: read.stdout, stderr: read.stderr }).toEqual({
+      code: 0,
+      stdout: "hello, mesh\n",
+      stderr: "",
+    });
   }, 90_000);
 
   it("uploads from a named pipe, whose size is not known up front", async () => {
