@@ -1,7 +1,6 @@
 // `dmfs cluster add-node | revoke`: the admin's operations on the cluster's membership, done with the
 // CA key in the admin bundle. Neither reads the data key.
 import { Command } from "commander";
-import { NodeClient } from "../client/node-client.ts";
 import { addNode, loadClusterCa, loadIssuedCertificate, saveRevocation } from "../cluster/cluster-dir.ts";
 import { loadConfig, parseCapacity } from "../config/config.ts";
 import { serialOfCertificate } from "../crypto/certificates.ts";
@@ -15,6 +14,7 @@ import {
   resolveClusterAccess,
 } from "./cluster-access.ts";
 import { clusterLayoutCommand } from "./cluster-layout.ts";
+import { sendToMembers } from "./send-to-members.ts";
 
 export function clusterCommand(): Command {
   return new Command("cluster")
@@ -96,7 +96,16 @@ function revokeCommand(): Command {
       const cert = await loadIssuedCertificate(access.clusterDir, name);
       const revocation = await createRevocation(ca, cert);
       const saved = await saveRevocation(access.clusterDir, name, revocation);
-      const nodes = await sendRevocation(access, revocation);
+      // Every alive node refuses the certificate before this command returns; gossip reaches the rest.
+      const nodes = await sendToMembers(
+        access,
+        { t: "cluster.revoke", revocation },
+        {
+          timeoutMs: 2_000,
+          unreachable: (reason) =>
+            `The revocation is saved but no node took it (${reason}); run the command again when a node is up.`,
+        },
+      );
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ name, serial: serialOfCertificate(cert), nodes })}\n`);
         return;
@@ -105,47 +114,4 @@ function revokeCommand(): Command {
         `Revoked ${name}: ${nodes.length} node(s) enforce it now (${nodes.join(", ")}) and gossip it to the others; kept in ${saved}.\n`,
       );
     });
-}
-
-/**
- * Hands the revocation to the first node that answers, then straight to every other member it reports
- * alive, so they all refuse the certificate before this command returns; gossip reaches the rest.
- */
-async function sendRevocation(
-  access: Awaited<ReturnType<typeof resolveClusterAccess>>,
-  revocation: Uint8Array,
-): Promise<string[]> {
-  const connect = (addrs: string[]) =>
-    NodeClient.connect(addrs, { identity: access.identity, chunkSize: access.chunkSize, timeoutMs: 2_000 });
-  const gateway = await connect(access.addrs).catch((err: unknown) => {
-    throw new DmfsError(
-      "E_UNREACHABLE",
-      `The revocation is saved but no node took it (${(err as Error).message}); run the command again when a node is up.`,
-    );
-  });
-  const nodes: string[] = [];
-  try {
-    await gateway.request({ t: "cluster.revoke", revocation }, "ok");
-    nodes.push(gateway.addr);
-    const others = (await gateway.status()).members.filter(
-      (m) => m.state === "alive" && m.addr !== gateway.addr,
-    );
-    await Promise.all(
-      others.map(async (member) => {
-        const client = await connect([member.addr]).catch(() => undefined);
-        if (!client) return;
-        try {
-          await client.request({ t: "cluster.revoke", revocation }, "ok");
-          nodes.push(member.addr);
-        } catch {
-          // The member hears it through gossip instead.
-        } finally {
-          client.close();
-        }
-      }),
-    );
-  } finally {
-    gateway.close();
-  }
-  return nodes;
 }

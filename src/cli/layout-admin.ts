@@ -8,11 +8,13 @@ import { NodeClient } from "../client/node-client.ts";
 import { loadClusterCa, writeFileAtomically } from "../cluster/cluster-dir.ts";
 import { implicitLayout, type Layout, type LayoutNode, newerLayout } from "../cluster/layout.ts";
 import { signLayout, type VerifiedLayout, verifyLayout } from "../crypto/layout-signature.ts";
-import { DmfsError } from "../errors.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import type { ClusterAccess } from "./cluster-access.ts";
+import { sendToMembers } from "./send-to-members.ts";
 
 export const ADMIN_LAYOUT_FILE = "layout";
+
+const CONNECT_TIMEOUT_MS = 3_000;
 
 /** What a node said of itself when asked for the layout. */
 export interface NodeReport {
@@ -137,51 +139,25 @@ export async function issueLayout(access: ClusterAccess, layout: Layout): Promis
   const { ca } = await loadClusterCa(access.clusterDir);
   const signed = signLayout(ca.key, layout);
   await saveAdminLayout(access.clusterDir, signed);
-  return sendLayout(access, signed);
+  return sendToMembers(
+    access,
+    { t: "layout.set", layout: signed },
+    {
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      unreachable: (reason) =>
+        `The new layout is signed and kept in ${join(access.clusterDir, ADMIN_LAYOUT_FILE)}, but no node took it (${reason}); run the command again when a node is up.`,
+    },
+  );
 }
 
 export async function saveAdminLayout(clusterDir: string, signed: Uint8Array): Promise<string> {
   return writeFileAtomically(join(clusterDir, ADMIN_LAYOUT_FILE), signed, 0o644);
 }
 
-async function sendLayout(access: ClusterAccess, signed: Uint8Array): Promise<string[]> {
-  const gateway = await connect(access, access.addrs).catch((err: unknown) => {
-    throw new DmfsError(
-      "E_UNREACHABLE",
-      `The new layout is signed and kept in ${join(access.clusterDir, ADMIN_LAYOUT_FILE)}, but no node took it (${(err as Error).message}); run the command again when a node is up.`,
-    );
-  });
-  const nodes: string[] = [];
-  try {
-    await gateway.request({ t: "layout.set", layout: signed }, "ok");
-    nodes.push(gateway.addr);
-    const others = (await gateway.status()).members.filter(
-      (m) => m.state === "alive" && m.addr !== gateway.addr,
-    );
-    await Promise.all(
-      others.map(async (member) => {
-        const client = await connect(access, [member.addr]).catch(() => undefined);
-        if (!client) return;
-        try {
-          await client.request({ t: "layout.set", layout: signed }, "ok");
-          nodes.push(member.addr);
-        } catch {
-          // The member hears it through gossip instead.
-        } finally {
-          client.close();
-        }
-      }),
-    );
-  } finally {
-    gateway.close();
-  }
-  return nodes;
-}
-
 function connect(access: ClusterAccess, addrs: string[]): Promise<NodeClient> {
   return NodeClient.connect(addrs, {
     identity: access.identity,
     chunkSize: access.chunkSize,
-    timeoutMs: 3_000,
+    timeoutMs: CONNECT_TIMEOUT_MS,
   });
 }
