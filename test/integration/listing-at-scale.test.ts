@@ -3,14 +3,13 @@
 // from the index; after a few uploads and deletes a sync fetches only those changes. The entries are
 // written into the nodes' catalogs before they start (test/helpers/catalog-seed.ts): real sealed
 // metadata, no file data. Timings are the listing bench's business (bench/listing.ts), not this test's.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListingIndex } from "../../src/client/listing-index.ts";
 import { loadDataKeyPath, loadIdentity } from "../../src/cluster/cluster-dir.ts";
 import { type DataKeys, deriveKeys, loadDataKey } from "../../src/crypto/keys.ts";
 import { folderPaths, seedCatalog } from "../helpers/catalog-seed.ts";
-import { CLI, type CliResult, processMemory, seededStream, TestCluster } from "../helpers/cluster-harness.ts";
+import { runCliSampled, seededStream, TestCluster } from "../helpers/cluster-harness.ts";
 
 const ENTRIES = 200_000;
 const PER_FOLDER = 100;
@@ -38,35 +37,16 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Runs `dmfs ls ...` against node 0, sampling its peak resident memory (VmHWM) every 50 ms until it exits. */
-async function lsWithPeakMemory(args: string[]): Promise<CliResult & { peakBytes: number }> {
+/** Runs `dmfs ls ...` against node 0 with its peak resident memory (VmHWM) sampled until it exits. */
+async function lsWithPeakMemory(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string; peakBytes: number }> {
   const access = ["--node", cluster.addrs[0] as string, "--cluster", cluster.clusterDir];
-  const proc = spawn(process.execPath, [CLI, "ls", ...args, ...access], {
-    stdio: ["ignore", "pipe", "pipe"],
+  const pieces: Buffer[] = [];
+  const { code, stderr, peak } = await runCliSampled(["ls", ...args, ...access], async (out) => {
+    for await (const piece of out) pieces.push(piece as Buffer);
   });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  proc.stdout.on("data", (b: Buffer) => out.push(b));
-  proc.stderr.on("data", (b: Buffer) => err.push(b));
-  let peakBytes = 0;
-  const sample = () => {
-    try {
-      peakBytes = Math.max(peakBytes, processMemory(proc.pid as number, "VmHWM"));
-    } catch {
-      // gone between two samples
-    }
-  };
-  const timer = setInterval(sample, 50);
-  const code = await new Promise<number | null>((resolve) => proc.once("close", resolve));
-  clearInterval(timer);
-  const stdoutBytes = Buffer.concat(out);
-  return {
-    code,
-    stdout: stdoutBytes.toString(),
-    stdoutBytes,
-    stderr: Buffer.concat(err).toString(),
-    peakBytes,
-  };
+  return { code, stdout: Buffer.concat(pieces).toString(), stderr, peakBytes: peak };
 }
 
 describe(`a catalog of ${ENTRIES} entries`, { timeout: 300_000 }, () => {
