@@ -9,7 +9,7 @@ import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile }
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Readable, Writable } from "node:stream";
+import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { expect } from "vitest";
 import { FileClient, type FileClientOptions } from "../../src/client/file-client.ts";
@@ -459,6 +459,51 @@ export async function runCliSampled(
   running = false;
   await Promise.all([sampler, consumed]);
   return { code, stderr: Buffer.concat(stderr).toString(), peak };
+}
+
+/**
+ * `size` bytes of seeded stream uploaded with `dmfs upload` through a named pipe in `dir` (so the file
+ * exists only in flight) and read back to a pipe with `dmfs read`, both hashed as they stream; each
+ * client's peak resident set is sampled. `access` names the cluster (`--node ... --cluster ...`).
+ */
+export async function roundTripThroughPipe(o: {
+  dir: string;
+  seed: string;
+  size: number;
+  path: string;
+  access: string[];
+}): Promise<{
+  up: Awaited<ReturnType<typeof runCliSampled>>;
+  read: Awaited<ReturnType<typeof runCliSampled>>;
+  uploadSeconds: number;
+  readSeconds: number;
+  sentSha256: string;
+  receivedSha256: string;
+}> {
+  const fifo = join(o.dir, `${o.seed}.fifo`);
+  execFileSync("mkfifo", [fifo]);
+  const sent = createHash("sha256");
+  const feeding = pipeline(
+    seededStream(o.seed, o.size),
+    new Transform({
+      transform(piece: Buffer, _encoding, done) {
+        sent.update(piece);
+        done(null, piece);
+      },
+    }),
+    createWriteStream(fifo),
+  );
+  const started = performance.now();
+  const up = await runCliSampled(["upload", fifo, "--path", o.path, "--json", ...o.access]);
+  const uploadSeconds = (performance.now() - started) / 1000;
+  await feeding;
+  const readStarted = performance.now();
+  let receivedSha256 = "";
+  const read = await runCliSampled(["read", o.path, ...o.access], async (out) => {
+    receivedSha256 = await sha256Of(out);
+  });
+  const readSeconds = (performance.now() - readStarted) / 1000;
+  return { up, read, uploadSeconds, readSeconds, sentSha256: sent.digest("hex"), receivedSha256 };
 }
 
 /**

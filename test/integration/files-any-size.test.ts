@@ -5,21 +5,14 @@
 // 1-byte ranged read of it fetches the root, one leaf and one chunk, counted on the nodes. (A 1 GiB file
 // has the same two levels - 17 leaves - so this is the "1-byte read of a 1 GiB file".) Slow on a
 // loaded machine: 4-8 minutes here under a load average of ~20 (24,576 chunks x 3 copies, 2 fsyncs each).
-import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   processMemory,
+  roundTripThroughPipe,
   runCliSampled,
   seededSlice,
-  seededStream,
-  sha256Of,
   startThreeNodeCluster,
   type TestCluster,
 } from "../helpers/cluster-harness.ts";
@@ -65,33 +58,16 @@ async function objectsRead(): Promise<number> {
 
 describe("files of any size", () => {
   it("uploads and reads back 1.5 GiB in 64 KiB chunks with bounded memory; one byte costs three fetches", async () => {
-    const fifo = join(cluster.dir, "big.fifo");
-    await promisify(execFile)("mkfifo", [fifo]);
-    const sent = createHash("sha256");
-    const feeding = pipeline(
-      seededStream(SEED, SIZE),
-      new Transform({
-        transform(piece: Buffer, _encoding, done) {
-          sent.update(piece);
-          done(null, piece);
-        },
-      }),
-      createWriteStream(fifo),
-    );
-    const started = performance.now();
-    const up = await runCliSampled(["upload", fifo, "--path", "big.bin", "--json", ...access]);
-    const uploadSeconds = (performance.now() - started) / 1000;
-    await feeding;
-    expect(up.code, up.stderr).toBe(0);
-
-    const readStarted = performance.now();
-    let received = "";
-    const read = await runCliSampled(["read", "big.bin", ...access], async (out) => {
-      received = await sha256Of(out);
+    const { up, read, uploadSeconds, readSeconds, sentSha256, receivedSha256 } = await roundTripThroughPipe({
+      dir: cluster.dir,
+      seed: SEED,
+      size: SIZE,
+      path: "big.bin",
+      access,
     });
-    const readSeconds = (performance.now() - readStarted) / 1000;
+    expect(up.code, up.stderr).toBe(0);
     expect(read.code, read.stderr).toBe(0);
-    expect(received).toBe(sent.digest("hex"));
+    expect(receivedSha256).toBe(sentSha256);
 
     // One byte in the middle: the root (level 1, 25 entries), the leaf over it, its chunk. Two bytes
     // across the first two leaves: the root, both leaves, both chunks.

@@ -1,19 +1,10 @@
 // Memory stays bounded whatever the file size: a 2 GiB file generated on the fly is fed to `dmfs upload`
 // through a named pipe and read back with `dmfs read` to a pipe, both hashed as they stream. The peak
 // resident set (VmHWM) of the client stays under 200 MiB and of every node under 300 MiB.
-import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { join } from "node:path";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   processMemory,
-  runCliSampled,
-  seededStream,
-  sha256Of,
+  roundTripThroughPipe,
   startThreeNodeCluster,
   type TestCluster,
 } from "../helpers/cluster-harness.ts";
@@ -42,36 +33,17 @@ function mib(bytes: number): string {
 
 describe("memory", () => {
   it("uploads and reads back a 2 GiB stream with the client under 200 MiB and nodes under 300 MiB", async () => {
-    const fifo = join(cluster.dir, "big.fifo");
-    await promisify(execFile)("mkfifo", [fifo]);
     const access = ["--node", cluster.addrs[0] as string, "--cluster", cluster.clusterDir];
-
-    // The writer hashes what it feeds the pipe, so the 2 GiB exist only in flight.
-    const sent = createHash("sha256");
-    const feeding = pipeline(
-      seededStream("two-gib", SIZE),
-      new Transform({
-        transform(piece: Buffer, _encoding, done) {
-          sent.update(piece);
-          done(null, piece);
-        },
-      }),
-      createWriteStream(fifo),
-    );
-    const started = performance.now();
-    const up = await runCliSampled(["upload", fifo, "--path", "two-gib.bin", "--json", ...access]);
-    const uploadSeconds = (performance.now() - started) / 1000;
-    await feeding;
-    expect(up.code, up.stderr).toBe(0);
-
-    const readStarted = performance.now();
-    let received = "";
-    const read = await runCliSampled(["read", "two-gib.bin", ...access], async (out) => {
-      received = await sha256Of(out);
+    const { up, read, uploadSeconds, readSeconds, sentSha256, receivedSha256 } = await roundTripThroughPipe({
+      dir: cluster.dir,
+      seed: "two-gib",
+      size: SIZE,
+      path: "two-gib.bin",
+      access,
     });
-    const readSeconds = (performance.now() - readStarted) / 1000;
+    expect(up.code, up.stderr).toBe(0);
     expect(read.code, read.stderr).toBe(0);
-    expect(received).toBe(sent.digest("hex"));
+    expect(receivedSha256).toBe(sentSha256);
 
     const nodes = [0, 1, 2].map((i) => processMemory(cluster.nodes[i]?.proc.pid as number, "VmHWM"));
     console.info(
