@@ -34,6 +34,7 @@ export class Repair {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private stopped = false;
   /**
    * Chunks held here whose homes lacked a copy at the end of the last scan, each counted only by its
    * highest-ranked holder the scan heard of (a home above this node that holds it counts it instead),
@@ -56,12 +57,15 @@ export class Repair {
     this.timer.unref();
   }
 
+  /** Stops the timer; a scan under way ends at its next batch (see idle). */
   stop(): void {
     clearInterval(this.timer);
+    this.stopped = true;
   }
 
   /** Starts a scan, or schedules one more right after the scan under way. */
   trigger(): void {
+    if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
@@ -99,11 +103,13 @@ export class Repair {
       batch = [];
     };
     for await (const id of this.o.store.list()) {
+      if (this.stopped) return; // a partial scan's counts would mislead
       if (this.o.skip?.(id)) continue;
       batch.push(id);
       if (batch.length >= BATCH) await flush();
     }
     if (batch.length > 0) await flush();
+    if (this.stopped) return;
     this.underReplicated = under;
     this.misplaced = misplaced;
     this.dropped += dropped;
