@@ -4,7 +4,8 @@
 import { availableParallelism } from "node:os";
 import { FileClient } from "../client/file-client.ts";
 import { NodeClient } from "../client/node-client.ts";
-import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
+import type { ReadRoutesOptions } from "../client/read-routes.ts";
+import { type ClusterIdentity, loadDataKeyPath } from "../cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
@@ -22,12 +23,25 @@ export async function withFileClient<T>(
     chunkSize: access.chunkSize,
   });
   const pool = new CryptoPool({ threads: clientPoolThreads() });
+  const files = new FileClient(gateway, pool, keys, access.chunkSize, {
+    directReads: directReadsFor(access.identity, access.chunkSize),
+  });
   try {
-    return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
+    return await work(files, gateway);
   } finally {
+    files.close();
     gateway.close();
     await pool.destroy();
   }
+}
+
+/** How a client dials the other nodes for direct reads (src/client/read-routes.ts). */
+export function directReadsFor(identity: ClusterIdentity, chunkSize: number): ReadRoutesOptions {
+  return {
+    caPem: identity.ca,
+    clusterId: identity.clusterId,
+    dial: (addr) => NodeClient.connect([addr], { identity, chunkSize }),
+  };
 }
 
 /** One core stays with the main thread (TLS, sockets, files); the others seal and open chunks. */
