@@ -2,9 +2,9 @@
 // a gateway node and the crypto pool; and closes again whatever happens.
 
 import { availableParallelism } from "node:os";
+import type { ChunkRoutesOptions } from "../client/chunk-routes.ts";
 import { FileClient } from "../client/file-client.ts";
 import { NodeClient } from "../client/node-client.ts";
-import type { ReadRoutesOptions } from "../client/read-routes.ts";
 import { type ClusterIdentity, loadDataKeyPath } from "../cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
@@ -24,7 +24,7 @@ export async function withFileClient<T>(
   });
   const pool = new CryptoPool({ threads: clientPoolThreads() });
   const files = new FileClient(gateway, pool, keys, access.chunkSize, {
-    directReads: directReadsFor(access.identity, access.chunkSize),
+    directPaths: directPathsFor(access.identity, access.chunkSize),
   });
   try {
     return await work(files, gateway);
@@ -35,8 +35,8 @@ export async function withFileClient<T>(
   }
 }
 
-/** How a client dials the other nodes for direct reads (src/client/read-routes.ts). */
-export function directReadsFor(identity: ClusterIdentity, chunkSize: number): ReadRoutesOptions {
+/** How a client dials the other nodes for direct reads (src/client/chunk-routes.ts). */
+export function directPathsFor(identity: ClusterIdentity, chunkSize: number): ChunkRoutesOptions {
   return {
     caPem: identity.ca,
     clusterId: identity.clusterId,

@@ -18,6 +18,7 @@ import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
 import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, sliceOf } from "./byte-range.ts";
 import { checkEntry } from "./checked-entry.ts";
+import { ChunkRoutes, type ChunkRoutesOptions } from "./chunk-routes.ts";
 import { chunkStream } from "./chunker.ts";
 import { InOrder } from "./in-order.ts";
 import type { ListingIndex, SyncReport } from "./listing-index.ts";
@@ -26,7 +27,6 @@ import { decodeIndexObject, type IndexNode } from "./manifest.ts";
 import { DEFAULT_INDEX_FAN_OUT, ManifestBuilder } from "./manifest-builder.ts";
 import { type ChunkRef, checkChild, chunksCovering, type FetchChild } from "./manifest-tree.ts";
 import type { NodeClient } from "./node-client.ts";
-import { ReadRoutes, type ReadRoutesOptions } from "./read-routes.ts";
 import { UploadRenewal } from "./upload-renewal.ts";
 
 /** Chunks in flight at once, each way: bounds memory to a few chunks whatever the file size. */
@@ -39,10 +39,11 @@ export const READ_WINDOW = 4;
 /** How many copies of one chunk a read asks for before it gives up on it (each from another node). */
 const MAX_COPIES_TRIED = 8;
 /**
- * Reads covering more chunks than this go straight to the nodes holding them (see read-routes.ts); a
- * small read goes through the gateway, where dialling the other nodes would cost more than it saves.
+ * Reads covering more chunks than this, and the chunks of an upload past this many, go straight to the
+ * nodes that hold them or are their first homes (see chunk-routes.ts); a small file goes through the
+ * gateway, where dialling the other nodes would cost more than it saves.
  */
-const DIRECT_READ_MIN_CHUNKS = 8;
+const DIRECT_MIN_CHUNKS = 8;
 /** A long-lived client (the S3 gateway) asks again for the members and the layout after this long. */
 const ROUTES_MAX_AGE_MS = 30_000;
 /**
@@ -103,7 +104,7 @@ export interface FileClientOptions {
    */
   indexFanOut?: number;
   /** Lets large reads go straight to the nodes holding the chunks; without it every read goes through the gateway. */
-  directReads?: ReadRoutesOptions;
+  directPaths?: ChunkRoutesOptions;
 }
 
 export class FileClient {
@@ -112,8 +113,8 @@ export class FileClient {
   readonly #storeds: BufferRecycler;
   private readonly window: number;
   private readonly indexFanOut: number;
-  private readonly directReads: ReadRoutesOptions | undefined;
-  #routes: ReadRoutes | undefined;
+  private readonly directPaths: ChunkRoutesOptions | undefined;
+  #routes: ChunkRoutes | undefined;
   #routesAt = 0;
 
   constructor(
@@ -125,7 +126,7 @@ export class FileClient {
   ) {
     this.window = options.window ?? DEFAULT_WINDOW;
     this.indexFanOut = options.indexFanOut ?? DEFAULT_INDEX_FAN_OUT;
-    this.directReads = options.directReads;
+    this.directPaths = options.directPaths;
     this.#plaintexts = new BufferRecycler(chunkSize, this.window);
     this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, this.window);
   }
@@ -140,11 +141,11 @@ export class FileClient {
    * Routes for a read of `chunks` chunks: direct ones for a large read, waited for at most
    * ROUTES_WAIT_MS; a small read uses those a large one made, or the gateway.
    */
-  private async routesFor(chunks: number): Promise<ReadRoutes | undefined> {
-    if (!this.directReads || chunks <= DIRECT_READ_MIN_CHUNKS) return this.#routes;
+  private async routesFor(chunks: number): Promise<ChunkRoutes | undefined> {
+    if (!this.directPaths || chunks <= DIRECT_MIN_CHUNKS) return this.#routes;
     if (!this.#routes || this.#routesAt + ROUTES_MAX_AGE_MS < Date.now()) {
       this.#routes?.close();
-      const routes = new ReadRoutes(this.gateway, this.directReads);
+      const routes = new ChunkRoutes(this.gateway, this.directPaths);
       this.#routes = routes;
       this.#routesAt = Date.now();
       // Until it is done, or when it fails, chunks go through the gateway as before.
@@ -433,7 +434,7 @@ export class FileClient {
     chunkId: string,
     what: string,
     check: (data: Uint8Array) => Promise<T>,
-    routes?: ReadRoutes,
+    routes?: ChunkRoutes,
   ): Promise<{ value: T; from: string }> {
     const bad: string[] = [];
     /** Direct routes that failed this chunk: asked no more for it. */
@@ -503,9 +504,11 @@ export class FileClient {
         const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
         this.#plaintexts.give(sealed.plaintext);
         const { chunkId, stored, h } = sealed;
-        await this.gateway.request({ t: "file.chunk.write", chunkId, data: stored }, "ok");
+        // The first chunks go through the gateway; past a small file's size, straight to their first home.
+        const routes = i >= DIRECT_MIN_CHUNKS ? await this.routesFor(i + 1) : undefined;
+        await this.writeChunk(chunkId, stored, routes);
         renewal?.add(chunkId);
-        // The gateway has the whole frame once it answers, so the socket is done with these bytes.
+        // The node has the whole frame once it answers, so the socket is done with these bytes.
         this.#storeds.give(stored);
         chunk = { chunkId, stored: stored.length, plain, h };
       } catch (err) {
@@ -517,6 +520,24 @@ export class FileClient {
       await written.put(i, chunk);
     });
     return keyBuilder.finish();
+  }
+
+  /**
+   * Sends a sealed chunk to the best-ranked node for it whose direct connection is up (its first home,
+   * which stores it and forwards it to the other homes, acknowledging after W copies like a gateway), else
+   * to the gateway. A direct node that went away or did not answer in time is dropped and the chunk sent
+   * through the gateway; any other answer (no quorum, disks full) is the write's answer.
+   */
+  private async writeChunk(chunkId: string, data: Uint8Array, routes: ChunkRoutes | undefined) {
+    const node = routes?.via(chunkId) ?? this.gateway;
+    try {
+      await node.request({ t: "file.chunk.write", chunkId, data }, "ok");
+    } catch (err) {
+      if (!routes || node === this.gateway) throw err;
+      if (!node.closed && !isDmfsError(err, "E_TIMEOUT")) throw err;
+      routes.drop(node);
+      await this.gateway.request({ t: "file.chunk.write", chunkId, data }, "ok");
+    }
   }
 
   /**
@@ -556,7 +577,7 @@ export class FileClient {
   /** Fetches and opens the chunks `refs` names, in parallel, yielding them strictly in order. */
   private async *openInOrder(
     refs: AsyncIterable<ChunkRef>,
-    routes: ReadRoutes | undefined,
+    routes: ChunkRoutes | undefined,
   ): AsyncGenerator<{ ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array }> {
     type Opened = { ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array };
     const fetchOpen = async (ref: ChunkRef): Promise<Opened> => {

@@ -1,11 +1,12 @@
-// Direct reads on real nodes (DESIGN.md section 4, src/client/read-routes.ts): a large `dmfs read`
+// Direct data paths on real nodes (DESIGN.md section 4, src/client/chunk-routes.ts): a large `dmfs read`
 // through one node asks every other node for the chunks it holds itself, so the gateway relays nothing;
+// a large upload sends its chunks to their first homes, so the gateway forwards (almost) nothing;
 // a node killed in the middle of a read costs the read nothing while another copy exists; and a client
 // without direct routes still reads everything through its gateway.
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChunkRoutesOptions } from "../../src/client/chunk-routes.ts";
 import { NodeClient } from "../../src/client/node-client.ts";
-import type { ReadRoutesOptions } from "../../src/client/read-routes.ts";
 import { loadIdentity } from "../../src/cluster/cluster-dir.ts";
 import { seededBytes, seededStream, TestCluster } from "../helpers/cluster-harness.ts";
 
@@ -18,7 +19,7 @@ async function servedByEach(cluster: TestCluster, nodes: number[]): Promise<numb
   return Promise.all(nodes.map(async (i) => (await cluster.status(i)).activity.chunkReads));
 }
 
-async function directReads(cluster: TestCluster): Promise<ReadRoutesOptions> {
+async function directPaths(cluster: TestCluster): Promise<ChunkRoutesOptions> {
   const identity = await loadIdentity(cluster.clusterDir, "client");
   return {
     caPem: identity.ca,
@@ -60,6 +61,21 @@ describe("direct reads, R=1: each chunk comes from the node that holds it", { ti
     expect(served).toEqual([(held[0] as number) + 1, held[1], held[2]]);
   });
 
+  it("an upload through node 0 sends chunks past the eighth straight to their home", async () => {
+    const files = await cluster.files(0, { chunkSize: CHUNK, directPaths: await directPaths(cluster) });
+    const bytesOut = async () => (await cluster.status(0)).counters.bytesOut;
+    const before = await bytesOut();
+    await files.upload(seededStream("direct-up", SIZE), "direct-up.bin", Date.now());
+    const forwarded = (await bytesOut()) - before;
+    files.close();
+    // Through the gateway alone, node 0 would forward the ~32 of 48 chunks homed elsewhere (~2 MiB);
+    // directly it forwards at most the first 8, plus heartbeats and the catalog push.
+    expect(forwarded).toBeLessThan(8 * CHUNK + 256 * 1024);
+    const run = await cluster.runCli(["read", "direct-up.bin"], { gateway: 1 });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdoutBytes.equals(await seededBytes("direct-up", SIZE))).toBe(true);
+  });
+
   it("a small read goes through the gateway alone", async () => {
     const files = await cluster.files(0, { chunkSize: CHUNK });
     await files.upload(seededStream("small", 3 * CHUNK), "small.bin", Date.now());
@@ -86,7 +102,7 @@ describe("direct reads, R=2: a holder killed during a read", { timeout: 120_000 
   });
 
   it("finishes byte-identical from the other copies once node 2 is gone", async () => {
-    const files = await cluster.files(0, { chunkSize: CHUNK, directReads: await directReads(cluster) });
+    const files = await cluster.files(0, { chunkSize: CHUNK, directPaths: await directPaths(cluster) });
     await files.upload(seededStream("killed", SIZE), "killed.bin", Date.now());
     const servedBefore = (await servedByEach(cluster, [2]))[0] as number;
 

@@ -1,16 +1,18 @@
-// Direct reads (DESIGN.md section 4): a client reads each chunk of a large read straight from a node
-// that holds it, instead of through its gateway, which would relay every byte - a second TLS hop plus a
-// hash on a node that holds no copy (77 MB/s and 26 CPU-s per GiB against 183 MB/s from a holder,
-// docs/performance.md). The routes learn the members and the layout from the gateway, check the layout
-// against the cluster CA, and dial the alive members in the background. Until a node's connection is
-// up, or after it failed, its chunks go through the gateway as before, so a client that can reach only
-// one node works exactly as it did. The node asked serves its own copy, or relays like a gateway when it
-// has none (a layout change under way), so a route is only ever a shortcut, never a new way to fail.
+// Direct data paths (DESIGN.md section 4): a client reads each chunk of a large read straight from a
+// node that holds it, and sends each chunk of a large upload straight to its first home (which stores it
+// and forwards it to the other homes, acknowledging after W copies as a gateway does), instead of
+// through its gateway, which would relay every byte - a second TLS hop plus a hash on a node that holds
+// no copy (77 MB/s and 26 CPU-s per GiB against 183 MB/s from a holder, docs/performance.md). The
+// routes learn the members and the layout from the gateway, check the layout against the cluster CA,
+// and dial the alive members. Until a node's connection is up, or after it failed, its chunks go
+// through the gateway as before, so a client that can reach only one node works exactly as it did. The
+// node asked serves its own copy, or relays like a gateway when it has none (a layout change under way),
+// so a route is only ever a shortcut, never a new way to fail.
 import { implicitLayout, type Layout, rankedIn } from "../cluster/layout.ts";
 import { verifyLayout } from "../crypto/layout-signature.ts";
 import type { NodeClient } from "./node-client.ts";
 
-export interface ReadRoutesOptions {
+export interface ChunkRoutesOptions {
   /** The cluster CA certificate (PEM), which signs layouts. */
   caPem: string;
   clusterId: string;
@@ -18,7 +20,7 @@ export interface ReadRoutesOptions {
   dial: (addr: string) => Promise<NodeClient>;
 }
 
-export class ReadRoutes {
+export class ChunkRoutes {
   /** Connections that are up, by node id. */
   readonly #peers = new Map<string, NodeClient>();
   #layout: Layout | undefined;
@@ -26,7 +28,7 @@ export class ReadRoutes {
 
   constructor(
     private readonly gateway: NodeClient,
-    private readonly o: ReadRoutesOptions,
+    private readonly o: ChunkRoutesOptions,
   ) {}
 
   /**
