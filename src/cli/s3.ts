@@ -31,7 +31,7 @@ import {
   DEFAULT_CONFIG,
   resolveClusterAccess,
 } from "./cluster-access.ts";
-import { clientPoolThreads } from "./file-session.ts";
+import { clientPoolThreads, directPathsFor } from "./file-session.ts";
 import { table } from "./format.ts";
 
 const DEFAULT_LISTEN = "127.0.0.1:9000";
@@ -68,7 +68,10 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
   const pool = new CryptoPool({ threads: clientPoolThreads() });
   const session = new ClusterSession(
     () => NodeClient.connect(access.addrs, { identity: access.identity, chunkSize: access.chunkSize }),
-    (gateway) => new FileClient(gateway, pool, keys, access.chunkSize),
+    (gateway) =>
+      new FileClient(gateway, pool, keys, access.chunkSize, {
+        directPaths: directPathsFor(access.identity, access.chunkSize),
+      }),
   );
   const s3 = new S3Gateway({
     store: new S3Store(

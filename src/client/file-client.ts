@@ -18,6 +18,7 @@ import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
 import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, sliceOf } from "./byte-range.ts";
 import { checkEntry } from "./checked-entry.ts";
+import { ChunkRoutes, type ChunkRoutesOptions } from "./chunk-routes.ts";
 import { chunkStream } from "./chunker.ts";
 import { InOrder } from "./in-order.ts";
 import type { ListingIndex, SyncReport } from "./listing-index.ts";
@@ -37,6 +38,19 @@ export const DEFAULT_WINDOW = 8;
 export const READ_WINDOW = 4;
 /** How many copies of one chunk a read asks for before it gives up on it (each from another node). */
 const MAX_COPIES_TRIED = 8;
+/**
+ * Reads covering more chunks than this, and the chunks of an upload past this many, go straight to the
+ * nodes that hold them or are their first homes (see chunk-routes.ts); a small file goes through the
+ * gateway, where dialling the other nodes would cost more than it saves.
+ */
+const DIRECT_MIN_CHUNKS = 8;
+/** A long-lived client (the S3 gateway) asks again for the members and the layout after this long. */
+const ROUTES_MAX_AGE_MS = 30_000;
+/**
+ * How long a large read waits for its routes before it starts (through the gateway for what is not up
+ * yet): on a LAN they take a few milliseconds; a node that does not answer must not hold the read up.
+ */
+const ROUTES_WAIT_MS = 1_000;
 
 /** Bytes done so far, and the file's size once it is known (a read learns it from the catalog). */
 export type Progress = (doneBytes: number, totalBytes?: number) => void;
@@ -89,6 +103,8 @@ export interface FileClientOptions {
    * and benches, which use a small one to build deep trees from small files; readers accept any.
    */
   indexFanOut?: number;
+  /** Lets large reads go straight to the nodes holding the chunks; without it every read goes through the gateway. */
+  directPaths?: ChunkRoutesOptions;
 }
 
 export class FileClient {
@@ -97,6 +113,9 @@ export class FileClient {
   readonly #storeds: BufferRecycler;
   private readonly window: number;
   private readonly indexFanOut: number;
+  private readonly directPaths: ChunkRoutesOptions | undefined;
+  #routes: ChunkRoutes | undefined;
+  #routesAt = 0;
 
   constructor(
     private readonly gateway: NodeClient,
@@ -107,8 +126,35 @@ export class FileClient {
   ) {
     this.window = options.window ?? DEFAULT_WINDOW;
     this.indexFanOut = options.indexFanOut ?? DEFAULT_INDEX_FAN_OUT;
+    this.directPaths = options.directPaths;
     this.#plaintexts = new BufferRecycler(chunkSize, this.window);
     this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, this.window);
+  }
+
+  /** Closes the direct connections of large reads (the gateway connection belongs to the caller). */
+  close(): void {
+    this.#routes?.close();
+    this.#routes = undefined;
+  }
+
+  /**
+   * Routes for a read of `chunks` chunks: direct ones for a large read, waited for at most
+   * ROUTES_WAIT_MS; a small read uses those a large one made, or the gateway.
+   */
+  private async routesFor(chunks: number): Promise<ChunkRoutes | undefined> {
+    if (!this.directPaths || chunks <= DIRECT_MIN_CHUNKS) return this.#routes;
+    if (!this.#routes || this.#routesAt + ROUTES_MAX_AGE_MS < Date.now()) {
+      this.#routes?.close();
+      const routes = new ChunkRoutes(this.gateway, this.directPaths);
+      this.#routes = routes;
+      this.#routesAt = Date.now();
+      // Until it is done, or when it fails, chunks go through the gateway as before.
+      const discovered = routes.discover().catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([discovered, new Promise((r) => (timer = setTimeout(r, ROUTES_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    return this.#routes;
   }
 
   async upload(
@@ -378,36 +424,49 @@ export class FileClient {
   };
 
   /**
-   * Fetches a chunk or manifest through the gateway and checks it with `check`. A copy that fails is
-   * asked for again with the node that served it excluded, so a lying holder is routed around while
-   * an honest copy exists; when none is left, E_CHUNK_CORRUPT names every node whose copy failed.
+   * Fetches a chunk or manifest - through the gateway, or straight from a holder when `routes` has one
+   * up - and checks it with `check`. A copy that fails is asked for again with the node that served it
+   * excluded, so a lying holder is routed around while an honest copy exists; when none is left,
+   * E_CHUNK_CORRUPT names every node whose copy failed. A direct connection that fails is dropped and
+   * the chunk asked for again elsewhere, the gateway last.
    */
   private async fetchChecked<T>(
     chunkId: string,
     what: string,
     check: (data: Uint8Array) => Promise<T>,
+    routes?: ChunkRoutes,
   ): Promise<{ value: T; from: string }> {
     const bad: string[] = [];
+    /** Direct routes that failed this chunk: asked no more for it. */
+    const failed: string[] = [];
     const problems: string[] = [];
     let giveUp = "";
     for (let copy = 0; copy < MAX_COPIES_TRIED; copy++) {
       const exclude = bad.length > 0 ? { exclude: [...bad] } : {};
+      const node = routes?.via(chunkId, [...bad, ...failed]) ?? this.gateway;
       let reply: { data: Uint8Array; from?: string | undefined };
       try {
-        reply = await this.gateway.request({ t: "file.chunk.read", chunkId, ...exclude }, "chunk.data");
+        reply = await node.request({ t: "file.chunk.read", chunkId, ...exclude }, "chunk.data");
       } catch (err) {
+        if (node !== this.gateway && routes) {
+          // Asked again elsewhere, the gateway last: bounded, each failure takes a node off this chunk's routes.
+          failed.push(node.nodeId);
+          if (node.closed) routes.drop(node);
+          copy--;
+          continue;
+        }
         if (bad.length === 0 || !isDmfsError(err, "E_NOT_FOUND")) throw err;
         giveUp = "; no other node holds a copy";
         break;
       }
-      const from = reply.from ?? this.gateway.nodeId;
+      const from = reply.from ?? node.nodeId;
       try {
         return { value: await check(reply.data), from };
       } catch (err) {
         if (!isDmfsError(err, "E_CHUNK_CORRUPT") && !isDmfsError(err, "E_WRONG_KEY")) throw err;
         problems.push(`the copy from node ${from.slice(0, 8)}: ${err.message}`);
         if (bad.includes(from)) {
-          giveUp = `; gateway ${this.gateway.nodeId.slice(0, 8)} served an excluded node's copy again`;
+          giveUp = `; node ${node.nodeId.slice(0, 8)} served an excluded node's copy again`;
           break;
         }
         bad.push(from);
@@ -445,9 +504,11 @@ export class FileClient {
         const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
         this.#plaintexts.give(sealed.plaintext);
         const { chunkId, stored, h } = sealed;
-        await this.gateway.request({ t: "file.chunk.write", chunkId, data: stored }, "ok");
+        // The first chunks go through the gateway; past a small file's size, straight to their first home.
+        const routes = i >= DIRECT_MIN_CHUNKS ? await this.routesFor(i + 1) : undefined;
+        await this.writeChunk(chunkId, stored, routes);
         renewal?.add(chunkId);
-        // The gateway has the whole frame once it answers, so the socket is done with these bytes.
+        // The node has the whole frame once it answers, so the socket is done with these bytes.
         this.#storeds.give(stored);
         chunk = { chunkId, stored: stored.length, plain, h };
       } catch (err) {
@@ -459,6 +520,24 @@ export class FileClient {
       await written.put(i, chunk);
     });
     return keyBuilder.finish();
+  }
+
+  /**
+   * Sends a sealed chunk to the best-ranked node for it whose direct connection is up (its first home,
+   * which stores it and forwards it to the other homes, acknowledging after W copies like a gateway), else
+   * to the gateway. A direct node that went away or did not answer in time is dropped and the chunk sent
+   * through the gateway; any other answer (no quorum, disks full) is the write's answer.
+   */
+  private async writeChunk(chunkId: string, data: Uint8Array, routes: ChunkRoutes | undefined) {
+    const node = routes?.via(chunkId) ?? this.gateway;
+    try {
+      await node.request({ t: "file.chunk.write", chunkId, data }, "ok");
+    } catch (err) {
+      if (!routes || node === this.gateway) throw err;
+      if (!node.closed && !isDmfsError(err, "E_TIMEOUT")) throw err;
+      routes.drop(node);
+      await this.gateway.request({ t: "file.chunk.write", chunkId, data }, "ok");
+    }
   }
 
   /**
@@ -474,8 +553,10 @@ export class FileClient {
   ): AsyncGenerator<Uint8Array> {
     const whole = range.start === 0 && range.end === root.file.size;
     const key = whole ? new FileKeyBuilder(this.keys.file, root.file.chunkSize) : undefined;
+    const routes = await this.routesFor(Math.ceil((range.end - range.start) / root.file.chunkSize));
     for await (const { ref, plaintext, h } of this.openInOrder(
       chunksCovering(root, range, this.fetchChild),
+      routes,
     )) {
       key?.add(h);
       const slice = sliceOf(ref.offset, plaintext.length, range);
@@ -496,11 +577,15 @@ export class FileClient {
   /** Fetches and opens the chunks `refs` names, in parallel, yielding them strictly in order. */
   private async *openInOrder(
     refs: AsyncIterable<ChunkRef>,
+    routes: ChunkRoutes | undefined,
   ): AsyncGenerator<{ ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array }> {
     type Opened = { ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array };
     const fetchOpen = async (ref: ChunkRef): Promise<Opened> => {
-      const { value } = await this.fetchChecked(ref.id, "chunk", (data) =>
-        this.pool.open(this.keys, data, ref.id, { ownsBuffer: true }),
+      const { value } = await this.fetchChecked(
+        ref.id,
+        "chunk",
+        (data) => this.pool.open(this.keys, data, ref.id, { ownsBuffer: true }),
+        routes,
       );
       return { ref, ...value };
     };
