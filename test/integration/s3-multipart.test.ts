@@ -370,6 +370,23 @@ describe("multipart upload", () => {
     expect(
       await failure(
         s3.send(
+          new UploadPartCommand({
+            Bucket: "mpu",
+            Key: "err/x",
+            UploadId: id,
+            PartNumber: 3,
+            Body: "tail",
+            ChecksumCRC32: "AAAAAA==",
+          }),
+        ),
+      ),
+    ).toEqual({ name: "BadDigest", status: 400 });
+    // Neither bad part was stored.
+    const listed = await s3.send(new ListPartsCommand({ Bucket: "mpu", Key: "err/x", UploadId: id }));
+    expect(listed.Parts?.map((p) => p.PartNumber)).toEqual([1, 2]);
+    expect(
+      await failure(
+        s3.send(
           new UploadPartCommand({ Bucket: "mpu", Key: "err/x", UploadId: id, PartNumber: 10_001, Body: "x" }),
         ),
       ),
