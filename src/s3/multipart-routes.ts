@@ -16,6 +16,8 @@ import { parseCompleteRequest, xmlDocument } from "./xml.ts";
 /** A Complete body names up to 10,000 parts in about 100 bytes each. */
 const MAX_COMPLETE_BODY = 4 * 1024 * 1024;
 const MAX_LIST = 1000;
+/** S3's largest part. */
+const MAX_PART_BYTES = 5 * 1024 ** 3;
 
 export async function routeMultipart(
   req: IncomingMessage,
@@ -68,6 +70,12 @@ export async function routeMultipart(
           }),
         );
       }
+      const declared = Number(header(req, "x-amz-decoded-content-length") ?? header(req, "content-length"));
+      if (declared > MAX_PART_BYTES)
+        throw new S3Error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
+          ProposedSize: String(declared),
+          MaxSizeAllowed: String(MAX_PART_BYTES),
+        });
       const checkBody = contentMd5Check(header(req, "content-md5"));
       const { etag } = await uploads.uploadPart(
         bucket,

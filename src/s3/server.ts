@@ -197,6 +197,10 @@ export class S3Gateway {
       }
       case "HEAD":
       case "GET": {
+        // The parts of a multipart object are not kept apart: answering with the whole object would
+        // hand a client asking for one part the wrong bytes.
+        if (r.query.has("partNumber"))
+          throw new S3Error("NotImplemented", "GET and HEAD of one part (partNumber) are not implemented");
         const info = await store.headObject(bucket, key);
         const outcome = evaluateConditions(req.headers, info);
         if (outcome === "precondition-failed") {

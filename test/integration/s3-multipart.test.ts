@@ -281,7 +281,7 @@ describe("multipart upload", () => {
     });
   }, 120_000);
 
-  it("answers each error as S3 does: NoSuchUpload, InvalidPart, InvalidPartOrder, EntityTooSmall, BadDigest, InvalidArgument, MalformedXML", async () => {
+  it("answers each error as S3 does: NoSuchUpload, InvalidPart, InvalidPartOrder, EntityTooSmall, EntityTooLarge, BadDigest, InvalidArgument, MalformedXML; one part is not readable alone (NotImplemented)", async () => {
     const p1 = seededSlice("mp-err", 0, 5 * MIB);
     const p2 = Buffer.from("tail");
     const id = await uploadParts(s3, "err/x", [p1, p2]);
@@ -381,7 +381,21 @@ describe("multipart upload", () => {
         ),
       ),
     ).toEqual({ name: "BadDigest", status: 400 });
-    // Neither bad part was stored.
+    expect(
+      await failure(
+        s3.send(
+          new UploadPartCommand({
+            Bucket: "mpu",
+            Key: "err/x",
+            UploadId: id,
+            PartNumber: 3,
+            Body: Buffer.from("tail"),
+            ContentLength: 5 * 1024 ** 3 + 1,
+          }),
+        ),
+      ),
+    ).toEqual({ name: "EntityTooLarge", status: 400 });
+    // None of the bad parts was stored.
     const listed = await s3.send(new ListPartsCommand({ Bucket: "mpu", Key: "err/x", UploadId: id }));
     expect(listed.Parts?.map((p) => p.PartNumber)).toEqual([1, 2]);
     expect(
@@ -391,6 +405,10 @@ describe("multipart upload", () => {
         ),
       ),
     ).toEqual({ name: "InvalidArgument", status: 400 });
+    // One part of an object cannot be read on its own (the parts are not kept apart).
+    expect(
+      await failure(s3.send(new GetObjectCommand({ Bucket: "mpu", Key: "copy/dst", PartNumber: 1 }))),
+    ).toEqual({ name: "NotImplemented", status: 501 });
     // A part under 5 MiB that is not the last: EntityTooSmall, and the upload is still there.
     const small = await uploadParts(s3, "err/small", [p2, p2]);
     expect(
