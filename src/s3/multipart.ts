@@ -250,6 +250,8 @@ export class MultipartUploads {
     for (const u of uploads) {
       if (!u.key.startsWith(prefix)) continue;
       if (keyMarker !== "") {
+        // A marker ending in the delimiter is the common prefix the last page ended with: its keys went there.
+        if (delimiter !== "" && keyMarker.endsWith(delimiter) && u.key.startsWith(keyMarker)) continue;
         const order = compareKeys(u.key, keyMarker);
         // With an upload-id marker, later uploads of the marker's key still follow; without one, none.
         if (order < 0 || (order === 0 && (uploadIdMarker === "" || u.uploadId <= uploadIdMarker))) continue;

@@ -211,7 +211,7 @@ describe("multipart upload", () => {
     expect(await objectSha(s3, "copy/dst")).toBe(sha256(Buffer.concat([part1, part2])));
   }, 120_000);
 
-  it("lists parts and uploads page by page (max-parts / part-number-marker, max-uploads / key and upload-id markers, prefix)", async () => {
+  it("lists parts and uploads page by page (max-parts / part-number-marker, max-uploads / key and upload-id markers, prefix, delimiter)", async () => {
     const small = [Buffer.from("one"), Buffer.from("two"), Buffer.from("three")];
     const a1 = await uploadParts(s3, "list/a", small);
     const a2 = await uploadParts(s3, "list/a", []);
@@ -264,6 +264,22 @@ describe("multipart upload", () => {
     expect(afterA.Uploads?.map((u) => u.UploadId)).toEqual([b, other]);
     const folded = await s3.send(new ListMultipartUploadsCommand({ Bucket: "mpu", Delimiter: "/" }));
     expect(folded.CommonPrefixes?.map((p) => p.Prefix)).toEqual(["list/", "other/"]);
+    const foldedFirst = await s3.send(
+      new ListMultipartUploadsCommand({ Bucket: "mpu", Delimiter: "/", MaxUploads: 1 }),
+    );
+    expect([foldedFirst.CommonPrefixes?.map((p) => p.Prefix), foldedFirst.IsTruncated]).toEqual([
+      ["list/"],
+      true,
+    ]);
+    const foldedRest = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: "mpu",
+        Delimiter: "/",
+        KeyMarker: foldedFirst.NextKeyMarker,
+        UploadIdMarker: foldedFirst.NextUploadIdMarker,
+      }),
+    );
+    expect(foldedRest.CommonPrefixes?.map((p) => p.Prefix)).toEqual(["other/"]);
 
     for (const [key, id] of [
       ["list/a", a1],
