@@ -23,7 +23,7 @@ import { chunkStream } from "./chunker.ts";
 import { InOrder } from "./in-order.ts";
 import type { ListingIndex, SyncReport } from "./listing-index.ts";
 import { Lookahead } from "./lookahead.ts";
-import { decodeIndexObject, type IndexNode } from "./manifest.ts";
+import { decodeIndexObject, encodeIndexObject, type IndexEntry, type IndexNode } from "./manifest.ts";
 import { DEFAULT_INDEX_FAN_OUT, ManifestBuilder } from "./manifest-builder.ts";
 import { type ChunkRef, checkChild, chunksCovering, type FetchChild } from "./manifest-tree.ts";
 import type { NodeClient } from "./node-client.ts";
@@ -78,6 +78,18 @@ export interface StatResult {
   index: { id: string; nodes: string[] }[];
   chunks: { id: string; nodes: string[] }[];
 }
+
+/**
+ * A file to compose another from (`FileClient.compose`): its path, the file key it had when its hashes
+ * were kept, and the plaintext hashes of its chunks in order (32 bytes each, concatenated).
+ */
+export interface ComposePart {
+  path: string;
+  fileKey: string;
+  chunkHashes: Uint8Array;
+}
+
+const HASH_BYTES = 32;
 
 /** A manifest tree's root: an index object with its file's chunk size and size. */
 type Root = IndexNode & { file: NonNullable<IndexNode["file"]> };
@@ -157,11 +169,17 @@ export class FileClient {
     return this.#routes;
   }
 
+  /**
+   * Stores `source` as the file at `path`. `chunkHash` is told each chunk's plaintext hash `h`, in file
+   * order (what the file key is made of): the S3 gateway keeps a part's hashes so that a file composed of
+   * parts gets its file key without reading the parts again (`compose`).
+   */
   async upload(
     source: Readable | AsyncIterable<Uint8Array>,
     path: string,
     mtime: number,
     progress?: Progress,
+    chunkHash?: (h: Uint8Array) => void,
   ) {
     interface UploadWork {
       manifestId?: string;
@@ -175,13 +193,9 @@ export class FileClient {
     const plaintexts = new Lookahead(chunkStream(source, this.chunkSize, this.#plaintexts));
     let renewal: UploadRenewal | undefined;
     // Index objects are written like chunks as they fill, and held against GC like them until the commit.
-    const tree = new ManifestBuilder(this.chunkSize, this.indexFanOut, async (bytes) => {
-      // The pool takes the buffer it hashes and hands it back: send what came back.
-      const { id, bytes: data } = await this.pool.hash(bytes);
-      await this.gateway.request({ t: "file.chunk.write", chunkId: id, data }, "ok");
-      renewal?.add(id);
-      return id;
-    });
+    const tree = new ManifestBuilder(this.chunkSize, this.indexFanOut, (bytes) =>
+      this.writeIndexObject(bytes, renewal),
+    );
     const steps = {
       // A file of more than one chunk is refused before any data moves when the quorum cannot be met. A
       // file of one chunk skips that round trip: the write of its chunk makes the same check first.
@@ -193,24 +207,10 @@ export class FileClient {
         }
         return {};
       },
-      send: async () => ({ key: await this.sendChunks(plaintexts, tree, progress, renewal) }),
+      send: async () => ({ key: await this.sendChunks(plaintexts, tree, progress, renewal, chunkHash) }),
       manifest: async () => await tree.finish(),
       commit: async (w: UploadWork) => {
-        const size = w.size as number;
-        const fileKey = w.key as string;
-        const manifestId = w.manifestId as string;
-        await this.gateway.request(
-          {
-            t: "file.commit",
-            pathId: pathIdOf(this.keys, path),
-            deleted: false,
-            fileKey,
-            manifestId,
-            size,
-            meta: sealMeta(this.keys, { path, size, mtime, fileKey, manifestId }),
-          },
-          "ok",
-        );
+        await this.commitFile(path, mtime, w.size as number, w.key as string, w.manifestId as string);
         return {};
       },
     };
@@ -226,6 +226,125 @@ export class FileClient {
       size: work.size as number,
       chunks: tree.chunks,
     } satisfies UploadResult;
+  }
+
+  /**
+   * Stores at `path` the file made of `parts` in order (files already in the cluster, each with the
+   * plaintext hashes of its chunks that `upload` reported for it) without moving their data: the new
+   * manifest tree lists the parts' own index entries (each carries its lengths), so only the index objects
+   * above them are written. The file key is made from the parts' hashes, each part's hashes checked first
+   * against that part's file key; a part that is not the file named (another file key now) or was written
+   * with another chunk size is E_CORRUPT / E_USAGE. The parts stay as they are: the caller deletes them.
+   */
+  async compose(parts: readonly ComposePart[], path: string, mtime: number): Promise<UploadResult> {
+    const problem = pathProblem(path);
+    if (problem)
+      throw new DmfsError("E_USAGE", `cannot store as ${JSON.stringify(path.slice(0, 80))}: ${problem}`);
+    const fileKey = new FileKeyBuilder(this.keys.file, this.chunkSize);
+    // Pass 1: check every part and learn the highest root level, which the composed tree is built from.
+    let level = 0;
+    let chunks = 0;
+    for (const part of parts) {
+      const root = await this.partRoot(part);
+      if (root.file.size > 0) level = Math.max(level, root.level);
+      chunks += part.chunkHashes.length / HASH_BYTES;
+      fileKey.add(part.chunkHashes);
+    }
+    const begun = await this.gateway.request({ t: "file.begin" }, "file.begun");
+    const renewal = new UploadRenewal(this.gateway, begun.gcGraceMs);
+    try {
+      const tree = new ManifestBuilder(
+        this.chunkSize,
+        this.indexFanOut,
+        (bytes) => this.writeIndexObject(bytes, renewal),
+        level,
+      );
+      // Pass 2 (roots fetched again, so memory holds one at a time): a part whose root is of that level
+      // gives its entries; a lower one is written as a plain index object and lifted to it.
+      for (const part of parts) {
+        const root = await this.partRoot(part);
+        if (root.file.size === 0) continue;
+        if (root.level === level) {
+          for (const entry of root.entries) await tree.addEntry(entry);
+          continue;
+        }
+        let entry: IndexEntry | undefined;
+        for (let l = root.level; l < level; l++) {
+          const bytes = encodeIndexObject(
+            entry ? { level: l, entries: [entry] } : { level: l, entries: root.entries },
+          );
+          entry = [await this.writeIndexObject(bytes, renewal), bytes.length, root.file.size];
+        }
+        await tree.addEntry(entry as IndexEntry);
+      }
+      const { manifestId, size } = await tree.finish();
+      const key = fileKey.finish();
+      await this.commitFile(path, mtime, size, key, manifestId);
+      return { key, path, size, chunks };
+    } finally {
+      await renewal.stop();
+    }
+  }
+
+  /** A part's checked root, its entry still the file `part` names, its hashes that file's key. */
+  private async partRoot(part: ComposePart): Promise<Root> {
+    const checked = await this.resolve(part.path);
+    if (checked.entry.fileKey !== part.fileKey) {
+      throw new DmfsError("E_CORRUPT", `part ${part.path} is not the file it was (its file key changed)`, {
+        subject: part.path,
+      });
+    }
+    const { root } = await this.fetchRoot(checked);
+    if (root.file.chunkSize !== this.chunkSize) {
+      throw new DmfsError(
+        "E_USAGE",
+        `part ${part.path} was written in chunks of ${root.file.chunkSize} bytes, this client writes ${this.chunkSize}`,
+        { subject: part.path },
+      );
+    }
+    const ownKey = new FileKeyBuilder(this.keys.file, this.chunkSize);
+    ownKey.add(part.chunkHashes);
+    if (part.chunkHashes.length % HASH_BYTES !== 0 || ownKey.finish() !== part.fileKey) {
+      throw new DmfsError(
+        "E_CORRUPT",
+        `the chunk hashes kept for part ${part.path} do not make its file key`,
+        {
+          subject: part.path,
+        },
+      );
+    }
+    return root;
+  }
+
+  /** Stores one index object like a chunk (held against GC by `renewal` until the commit); its id. */
+  private async writeIndexObject(bytes: Buffer, renewal: UploadRenewal | undefined): Promise<string> {
+    // The pool takes the buffer it hashes and hands it back: send what came back.
+    const { id, bytes: data } = await this.pool.hash(bytes);
+    await this.gateway.request({ t: "file.chunk.write", chunkId: id, data }, "ok");
+    renewal?.add(id);
+    return id;
+  }
+
+  /** The catalog entry for a stored file: its path, sizes and keys, with the sealed metadata. */
+  private async commitFile(
+    path: string,
+    mtime: number,
+    size: number,
+    fileKey: string,
+    manifestId: string,
+  ): Promise<void> {
+    await this.gateway.request(
+      {
+        t: "file.commit",
+        pathId: pathIdOf(this.keys, path),
+        deleted: false,
+        fileKey,
+        manifestId,
+        size,
+        meta: sealMeta(this.keys, { path, size, mtime, fileKey, manifestId }),
+      },
+      "ok",
+    );
   }
 
   /**
@@ -488,11 +607,13 @@ export class FileClient {
     tree: ManifestBuilder,
     progress?: Progress,
     renewal?: UploadRenewal,
+    chunkHash?: (h: Uint8Array) => void,
   ): Promise<string> {
     const keyBuilder = new FileKeyBuilder(this.keys.file, this.chunkSize);
     const written = new InOrder<{ chunkId: string; stored: number; plain: number; h: Uint8Array }>(
       async ({ chunkId, stored, plain, h }) => {
         keyBuilder.add(h);
+        chunkHash?.(h);
         await tree.add(chunkId, stored, plain);
       },
     );

@@ -15,7 +15,12 @@ export interface RunningGateway {
   stop: () => Promise<void>;
 }
 
-export async function startS3Gateway(cluster: TestCluster, node = 0): Promise<RunningGateway> {
+/** `extraArgs` go to `dmfs s3` after the listen, node and cluster options. */
+export async function startS3Gateway(
+  cluster: TestCluster,
+  node = 0,
+  extraArgs: string[] = [],
+): Promise<RunningGateway> {
   const made = await runCli(["s3", "keys", "create", "--json", "--cluster", cluster.clusterDir]);
   if (made.code !== 0) throw new Error(`dmfs s3 keys create failed: ${made.stderr}`);
   const { accessKeyId, secretAccessKey } = JSON.parse(made.stdout) as {
@@ -25,7 +30,17 @@ export async function startS3Gateway(cluster: TestCluster, node = 0): Promise<Ru
   const listen = `127.0.0.1:${await freePort()}`;
   const proc = spawn(
     process.execPath,
-    [CLI, "s3", "--listen", listen, "--node", cluster.addrs[node] as string, "--cluster", cluster.clusterDir],
+    [
+      CLI,
+      "s3",
+      "--listen",
+      listen,
+      "--node",
+      cluster.addrs[node] as string,
+      "--cluster",
+      cluster.clusterDir,
+      ...extraArgs,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const output: string[] = [];
