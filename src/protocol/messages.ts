@@ -4,6 +4,7 @@
 // frame size bounds the rest, so senders of long lists must also split them to fit one frame.
 
 import { z } from "zod";
+import { ZoneName } from "../cluster/layout.ts";
 import { DmfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
 
 /** The protocol version a node speaks; hello carries it and a mismatch closes the link. */
@@ -470,6 +471,8 @@ export const LayoutReply = z.strictObject({
   layout: bytes(MAX_SIGNED_LAYOUT_BYTES).nullable(),
   changing: z.boolean(),
   capacity: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  /** The zone the node's config names, if any (absent rather than null, so older clients still parse it). */
+  zone: ZoneName.optional(),
   /** The name in the node's certificate (node-3). */
   name: z.string().min(1).max(64),
   /** At the node's last repair scan: copies it holds off their homes, and chunks whose homes lack one. */

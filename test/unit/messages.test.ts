@@ -297,16 +297,20 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
   ),
   "layout.set": fc.record({ t: fc.constant("layout.set"), id: requestId, layout: bin(600) }),
   "layout.get": fc.record({ t: fc.constant("layout.get"), id: requestId }),
-  "layout.reply": fc.record({
-    t: fc.constant("layout.reply"),
-    re: requestId,
-    layout: fc.option(bin(600), { nil: null }),
-    changing: fc.boolean(),
-    capacity: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-    name: fc.string({ minLength: 1, maxLength: 64 }),
-    misplaced: fc.option(safeUint, { nil: null }),
-    underReplicated: fc.option(safeUint, { nil: null }),
-  }),
+  "layout.reply": fc.record(
+    {
+      t: fc.constant("layout.reply"),
+      re: requestId,
+      layout: fc.option(bin(600), { nil: null }),
+      changing: fc.boolean(),
+      capacity: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      zone: fc.stringMatching(/^[a-z0-9-]{1,64}$/),
+      name: fc.string({ minLength: 1, maxLength: 64 }),
+      misplaced: fc.option(safeUint, { nil: null }),
+      underReplicated: fc.option(safeUint, { nil: null }),
+    },
+    { requiredKeys: ["t", "re", "layout", "changing", "capacity", "name", "misplaced", "underReplicated"] },
+  ),
 };
 
 function roundTrip(message: Message): Message {
