@@ -168,7 +168,16 @@ export const nodeMachine = setup({
         const { nodeId, listenAddr } = event.hello;
         if (event.hello.role !== "node" || !nodeId || !listenAddr) return;
         const member = context.members[nodeId];
-        if (member?.state === "down" && context.links[member.addr]) {
+        if (member?.state === "down" && member.addr !== listenAddr) {
+          // It came back on another address (its hello names the one it listens on, and its
+          // certificate vouches for the node): dial that one, not the address it left.
+          if (context.links[member.addr]) {
+            enqueue(stopChild(linkId(member.addr)));
+            const { [member.addr]: _left, ...links } = context.links;
+            enqueue.assign({ links });
+          }
+          enqueue.raise({ type: "members.discovered", members: [{ nodeId, addr: listenAddr }] });
+        } else if (member?.state === "down" && context.links[member.addr]) {
           enqueue.sendTo(linkId(member.addr), { type: "link.retry" });
         } else if (!member) {
           enqueue.raise({ type: "members.discovered", members: [{ nodeId, addr: listenAddr }] });
