@@ -215,6 +215,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     counters,
     activity,
     underReplicated: () => repair.underReplicated,
+    repair: () => repair.progress(),
     reserve,
     gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
   });

@@ -146,6 +146,21 @@ export const NodeStatus = z.strictObject({
   /** Chunks held here with fewer than R copies on their homes at the last repair scan; null before one. */
   underReplicated: uint().nullable(),
   /**
+   * What repair has left to move here (src/node/repair.ts `RepairProgress`): copies off their homes,
+   * bytes still owed to homes that lack them, bytes moved and copies dropped since start, the rate and
+   * an ETA. Optional: nodes built before 2026-11-25 do not send it.
+   */
+  repair: z
+    .strictObject({
+      misplaced: uint().nullable(),
+      bytesToMove: uint().nullable(),
+      bytesMoved: uint(),
+      copiesDropped: uint(),
+      bytesPerSecond: uint().nullable(),
+      etaSeconds: uint().nullable(),
+    })
+    .optional(),
+  /**
    * Garbage collection: bytes of stored chunks no live manifest referenced at the last complete pass and
    * not yet deleted (null before one), and bytes deleted since the node started.
    */

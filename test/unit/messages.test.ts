@@ -103,6 +103,17 @@ const nodeStatus: fc.Arbitrary<NodeStatus> = fc.record({
     chunkReads: safeUint,
   }),
   underReplicated: fc.option(safeUint, { nil: null }),
+  repair: fc.option(
+    fc.record({
+      misplaced: fc.option(safeUint, { nil: null }),
+      bytesToMove: fc.option(safeUint, { nil: null }),
+      bytesMoved: safeUint,
+      copiesDropped: safeUint,
+      bytesPerSecond: fc.option(safeUint, { nil: null }),
+      etaSeconds: fc.option(safeUint, { nil: null }),
+    }),
+    { nil: undefined },
+  ),
 });
 const errorCode = fc.constantFrom(...(Object.keys(ErrorCodes) as ErrorCode[]));
 
