@@ -16,7 +16,10 @@ export const MAX_LAYOUT_NODES = 1024;
 export const IMPLICIT_LAYOUT_VERSION = 1;
 
 const NodeId = z.string().regex(/^[0-9a-f]{32}$/);
-/** A zone's name (a room, a site): nodes naming the same zone may fail together. */
+/**
+ * A zone's name (a room, a site) as the config and the flags take it: nodes naming the same zone may
+ * fail together. The layout format itself takes any 1-64 characters, as it always did.
+ */
 export const ZoneName = z
   .string()
   .min(1)
@@ -29,7 +32,7 @@ export const LayoutNode = z.strictObject({
   name: z.string().min(1).max(64).optional(),
   /** Bytes; only ratios matter for placement. */
   capacity: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
-  zone: ZoneName.optional(),
+  zone: z.string().min(1).max(64).optional(),
 });
 export type LayoutNode = z.infer<typeof LayoutNode>;
 
