@@ -75,6 +75,8 @@ export interface NodeOptions {
   metricsAddr?: string;
   /** Bytes this node offers (its weight in the next layout); default: its disk's free space. */
   capacity?: number;
+  /** The zone this node is in (a room, a site); the admin puts it in the next layout. */
+  zone?: string;
   /** Time between periodic repair scans (default 30 s). */
   repairIntervalMs?: number;
   /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
@@ -267,6 +269,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     counters,
     activity,
     underReplicated: () => repair.underReplicated,
+    repair: () => repair.progress(),
     reserve,
     gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
   });
@@ -355,6 +358,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     revocations,
     layout,
     capacity: async () => opts.capacity ?? Math.max(1, (await store.stats()).diskFree),
+    zone: opts.zone,
     name: certificateName(identity.cert),
     repairState: () => ({ misplaced: repair.misplaced, underReplicated: repair.underReplicated }),
     log,
