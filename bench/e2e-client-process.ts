@@ -48,10 +48,11 @@ const keys = keysModule.deriveKeys(
 );
 const gateway = await NodeClient.connect([transfer.gateway], { identity, chunkSize: transfer.chunkSize });
 const pool = new CryptoPool({ threads: clientPoolThreads() });
+let files: InstanceType<typeof FileClient> | undefined;
 try {
   // Starts every thread and compiles its hashing code, without touching the cluster.
   await Promise.all(Array.from({ length: pool.threads * 2 }, () => pool.seal(keys, randomBytes(MiB))));
-  const files = new FileClient(gateway, pool, keys, transfer.chunkSize, {
+  files = new FileClient(gateway, pool, keys, transfer.chunkSize, {
     directPaths: directPathsFor(identity, transfer.chunkSize),
   });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
@@ -83,6 +84,7 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
+  files?.close(); // its direct connections would keep this process alive
   gateway.close();
   await pool.destroy();
 }
