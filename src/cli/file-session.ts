@@ -8,7 +8,7 @@ import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
-import { tuneClientGarbageCollection } from "./garbage-collection.ts";
+import { SMALL_YOUNG_GENERATION, tuneClientGarbageCollection } from "./garbage-collection.ts";
 
 export async function withFileClient<T>(
   opts: ClusterAccessOptions,
@@ -21,7 +21,7 @@ export async function withFileClient<T>(
     identity: access.identity,
     chunkSize: access.chunkSize,
   });
-  const pool = new CryptoPool({ threads: clientPoolThreads() });
+  const pool = new CryptoPool({ threads: clientPoolThreads(), v8Flags: [SMALL_YOUNG_GENERATION] });
   try {
     return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
   } finally {

@@ -1,10 +1,10 @@
-// The `dmfs` command line: one file per command under src/cli/, wired here with commander.
-// Every failure ends in one sentence on stderr and a non-zero exit status; --debug adds the stack.
+// The `dmfs` command line: one file per command under src/cli/, wired here with commander; main.ts
+// loads it once V8 is tuned. Every failure ends in one sentence on stderr and a non-zero exit status;
+// --debug adds the stack.
 import { Command } from "commander";
 import { clusterCommand } from "./cluster.ts";
 import { deleteCommand } from "./delete.ts";
 import { demoCommand } from "./demo.ts";
-import { tuneGarbageCollection } from "./garbage-collection.ts";
 import { gcCommand } from "./gc.ts";
 import { initCommand } from "./init.ts";
 import { lsCommand } from "./ls.ts";
@@ -43,7 +43,6 @@ const program = new Command()
   .addCommand(demoCommand());
 
 async function main(argv: string[]): Promise<void> {
-  tuneGarbageCollection();
   try {
     await program.parseAsync(argv);
   } catch (err) {
