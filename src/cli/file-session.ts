@@ -8,7 +8,11 @@ import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
-import { SMALL_YOUNG_GENERATION, tuneClientGarbageCollection } from "./garbage-collection.ts";
+import {
+  collectPeriodically,
+  SMALL_YOUNG_GENERATION,
+  tuneClientGarbageCollection,
+} from "./garbage-collection.ts";
 
 export async function withFileClient<T>(
   opts: ClusterAccessOptions,
@@ -22,9 +26,11 @@ export async function withFileClient<T>(
     chunkSize: access.chunkSize,
   });
   const pool = new CryptoPool({ threads: clientPoolThreads(), v8Flags: [SMALL_YOUNG_GENERATION] });
+  const stopCollecting = collectPeriodically();
   try {
     return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
   } finally {
+    stopCollecting();
     gateway.close();
     await pool.destroy();
   }
