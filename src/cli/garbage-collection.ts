@@ -15,8 +15,8 @@ import { runInNewContext } from "node:vm";
  * frees sooner, while a grown one stayed resident (32 MiB) for the life of the command. The semi-space
  * limit is fixed when the heap is made, but V8 reads the growth factor each time it would grow, so this
  * must run before the command line's modules load (main.ts), which is what first grows it. With it,
- * `dmfs upload` of 512 MiB in 64 KiB chunks peaked at 128 MiB instead of 154 and `dmfs read` at 130
- * instead of 175 (docs/performance.md). `dmfs node` lets it grow again (tuneServerGarbageCollection).
+ * `dmfs upload` of 512 MiB in 64 KiB chunks peaked at 124-125 MiB instead of 150-155 and `dmfs read` at
+ * 123-128 instead of 170-176 (docs/performance.md). `dmfs node` lets it grow again (tuneServerGarbageCollection).
  */
 export function tuneGarbageCollection(): void {
   setFlagsFromString("--no-incremental-marking");
@@ -56,7 +56,7 @@ export const FULL_COLLECTION_EVERY_MS = 5_000;
  * A file command's young generation is small (tuneGarbageCollection), so the objects of a chunk that
  * live a round trip are promoted, and with incremental marking off V8 collected the old generation only
  * at its limit: an upload of 1.5 GiB in 64 KiB chunks to three nodes reached 75 MiB of old generation
- * over a live heap of 25 MiB, with no full collection in its last 190 s. One collection of that heap takes
+ * over a live heap of 25 MiB, with no full collection in its last 190 s (peak RSS 177 MiB; 130 MiB with this). One collection of that heap takes
  * 25-50 ms, so every 5 s costs under 1% of a core. `gc` comes from a fresh context: --expose-gc, set
  * now, adds it to contexts made from then on only, and it collects the whole isolate's heap.
  */
