@@ -9,7 +9,11 @@ import { type ClusterIdentity, loadDataKeyPath } from "../cluster/cluster-dir.ts
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
-import { tuneClientGarbageCollection } from "./garbage-collection.ts";
+import {
+  collectPeriodically,
+  SMALL_YOUNG_GENERATION,
+  tuneClientGarbageCollection,
+} from "./garbage-collection.ts";
 
 export async function withFileClient<T>(
   opts: ClusterAccessOptions,
@@ -22,7 +26,8 @@ export async function withFileClient<T>(
     identity: access.identity,
     chunkSize: access.chunkSize,
   });
-  const pool = new CryptoPool({ threads: clientPoolThreads() });
+  const pool = new CryptoPool({ threads: clientPoolThreads(), v8Flags: [SMALL_YOUNG_GENERATION] });
+  const stopCollecting = collectPeriodically();
   const files = new FileClient(gateway, pool, keys, access.chunkSize, {
     directPaths: directPathsFor(access.identity, access.chunkSize),
   });
@@ -30,6 +35,7 @@ export async function withFileClient<T>(
     return await work(files, gateway);
   } finally {
     files.close();
+    stopCollecting();
     gateway.close();
     await pool.destroy();
   }

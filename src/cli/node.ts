@@ -6,6 +6,7 @@ import { splitHostPort } from "../node/address.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
 import { startNode } from "../node/node-process.ts";
 import { DEFAULT_CONFIG } from "./cluster-access.ts";
+import { tuneServerGarbageCollection } from "./garbage-collection.ts";
 import { nodeDrainCommand, nodeRemoveCommand } from "./node-membership.ts";
 
 interface NodeCliOptions {
@@ -86,6 +87,7 @@ export function nodeCommand(): Command {
       "\nA node never holds the data key or the CA key: it refuses to start from a directory holding either.\n\nExamples:\n  dmfs node --config demo/config.yaml --server 1\n  dmfs node --listen 10.0.0.5:7000 --root /var/lib/dmfs --join 10.0.0.4:7000 --bundle /etc/dmfs/node-3",
     )
     .action(async (o: NodeCliOptions) => {
+      tuneServerGarbageCollection();
       const logger = createLogger(o.logLevel);
       const options = o.listen ? fromFlags(o) : fromConfig(o);
       const gc = {

@@ -42,7 +42,9 @@ export function readCommand(): Command {
           const bar = progressBar(`read ${keyOrPath.slice(0, 40)}`, undefined);
           if (!o.output) {
             try {
-              await files.read(keyOrPath, process.stdout, (n, total) => bar.update(n, total), range);
+              await files.read(keyOrPath, process.stdout, (n, total) => bar.update(n, total), range, {
+                writesThrough: true,
+              });
             } catch (err) {
               // The reader of our stdout went away (`dmfs read x | head`): it has what it wanted.
               if ((err as NodeJS.ErrnoException).code === "EPIPE") return;
@@ -54,7 +56,9 @@ export function readCommand(): Command {
           const out = await openPartial(o.output);
           const temp = out.path as string;
           try {
-            await files.read(keyOrPath, out, (n, total) => bar.update(n, total), range);
+            await files.read(keyOrPath, out, (n, total) => bar.update(n, total), range, {
+              writesThrough: true,
+            });
             out.end();
             await finished(out);
             await rename(temp, o.output);

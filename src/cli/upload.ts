@@ -1,5 +1,4 @@
 // `dmfs upload FILE [--path P]`: encrypts, chunks and stores a file; prints its key.
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Readable } from "node:stream";
@@ -7,6 +6,7 @@ import { Command } from "commander";
 import { pathProblem } from "../crypto/catalog-crypto.ts";
 import { DmfsError } from "../errors.ts";
 import { addClusterOptions, type ClusterAccessOptions } from "./cluster-access.ts";
+import { filePieces } from "./file-pieces.ts";
 import { withFileClient } from "./file-session.ts";
 import { progressBar } from "./progress.ts";
 
@@ -44,7 +44,7 @@ interface UploadInput {
   /** Known for a regular file, for the progress bar. */
   size: number | undefined;
   mtime: number;
-  stream: () => Readable;
+  stream: () => Readable | AsyncIterable<Uint8Array>;
 }
 
 function standardInput(path: string | undefined): UploadInput {
@@ -80,6 +80,6 @@ async function namedInput(file: string, path: string | undefined): Promise<Uploa
     path: path ?? basename(file),
     size: info.isFile() ? info.size : undefined,
     mtime: Math.floor(info.mtimeMs),
-    stream: () => createReadStream(file, { highWaterMark: 1024 * 1024 }),
+    stream: () => filePieces(file),
   };
 }

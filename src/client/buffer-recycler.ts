@@ -23,8 +23,12 @@ export class BufferRecycler {
   }
 
   /** Returns a buffer whose contents nobody will read again; other sizes and detached buffers are dropped. */
-  give(buffer: Uint8Array<ArrayBuffer>): void {
-    const whole = buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
-    if (whole && buffer.byteLength === this.size && this.#free.length < this.keep) this.#free.push(buffer);
+  give(buffer: Uint8Array): void {
+    const whole =
+      buffer.buffer instanceof ArrayBuffer &&
+      buffer.byteOffset === 0 &&
+      buffer.byteLength === buffer.buffer.byteLength;
+    if (whole && buffer.byteLength === this.size && this.#free.length < this.keep)
+      this.#free.push(buffer as Uint8Array<ArrayBuffer>);
   }
 }

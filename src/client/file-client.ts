@@ -106,6 +106,16 @@ export interface RangeRead extends ByteRange {
   bytes: AsyncIterable<Uint8Array>;
 }
 
+/** How `FileClient.read` may treat its output stream. */
+export interface ReadOptions {
+  /**
+   * `out` is done with each buffer once that write's callback has run (a file or a socket, as the CLI
+   * writes to; not a stream that hands its buffers on, such as a PassThrough): the read then decrypts
+   * its next chunks into them instead of leaving one dead buffer per chunk for V8's next full collection.
+   */
+  writesThrough?: boolean;
+}
+
 /** Options of a FileClient beyond its connection and keys. */
 export interface FileClientOptions {
   /** Chunks in flight at once, each way (default DEFAULT_WINDOW). */
@@ -358,6 +368,7 @@ export class FileClient {
     out: Writable,
     progress?: Progress,
     range: RangeRequest = {},
+    options: ReadOptions = {},
   ): Promise<CheckedEntry> {
     interface ReadWork {
       checked?: CheckedEntry;
@@ -372,8 +383,12 @@ export class FileClient {
         const clamped = clampRange(root.file.size, range);
         const total = clamped.end - clamped.start;
         let written = 0;
-        for await (const bytes of this.rangeBytes(w.checked as CheckedEntry, root, from, clamped)) {
-          if (!out.write(bytes)) await once(out, "drain");
+        const recycler = options.writesThrough ? this.#plaintexts : undefined;
+        const chunks = this.rangeBytes(w.checked as CheckedEntry, root, from, clamped, recycler);
+        for await (const bytes of chunks) {
+          // A chunk cut to the range is a view, which the recycler refuses; a whole one goes back.
+          const done = recycler && ((err?: Error | null) => err || recycler.give(bytes));
+          if (!out.write(bytes, done)) await once(out, "drain");
           written += bytes.length;
           progress?.(written, total);
         }
@@ -671,6 +686,7 @@ export class FileClient {
     root: Root,
     from: string,
     range: ByteRange,
+    recycler?: BufferRecycler,
   ): AsyncGenerator<Uint8Array> {
     const whole = range.start === 0 && range.end === root.file.size;
     const key = whole ? new FileKeyBuilder(this.keys.file, root.file.chunkSize) : undefined;
@@ -678,6 +694,7 @@ export class FileClient {
     for await (const { ref, plaintext, h } of this.openInOrder(
       chunksCovering(root, range, this.fetchChild),
       routes,
+      recycler,
     )) {
       key?.add(h);
       const slice = sliceOf(ref.offset, plaintext.length, range);
@@ -695,17 +712,21 @@ export class FileClient {
     }
   }
 
-  /** Fetches and opens the chunks `refs` names, in parallel, yielding them strictly in order. */
+  /**
+   * Fetches and opens the chunks `refs` names, in parallel, yielding them strictly in order; into spare
+   * buffers of `recycler` when it has some (the caller gives the plaintexts back once written).
+   */
   private async *openInOrder(
     refs: AsyncIterable<ChunkRef>,
     routes: ChunkRoutes | undefined,
+    recycler?: BufferRecycler,
   ): AsyncGenerator<{ ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array }> {
     type Opened = { ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array };
     const fetchOpen = async (ref: ChunkRef): Promise<Opened> => {
       const { value } = await this.fetchChecked(
         ref.id,
         "chunk",
-        (data) => this.pool.open(this.keys, data, ref.id, { ownsBuffer: true }),
+        (data) => this.pool.open(this.keys, data, ref.id, { ownsBuffer: true, into: recycler?.spare() }),
         routes,
       );
       return { ref, ...value };

@@ -25,6 +25,12 @@ export type CryptoPoolOptions = {
   backend?: Blake3Backend;
   /** Tasks handed to the threads at once (running or queued in piscina); defaults to two per thread. */
   maxTasks?: number;
+  /**
+   * V8 flags (process-wide) each thread sets again once it runs. Making a thread's heap resets some of
+   * them for the whole process - V8 raises --semi-space-growth-factor back to 2 for every new heap - so
+   * a process that set one before starting the pool would lose it (src/cli/garbage-collection.ts).
+   */
+  v8Flags?: string[];
 };
 
 export type TransferOptions = {
@@ -69,7 +75,7 @@ export class CryptoPool {
     // Threads read V8's flags when they start: this gives them `gc`, which they use to free the chunk
     // buffers they drop (dead-buffer-sweeper.ts). It adds a global to contexts created from now on only.
     setFlagsFromString("--expose-gc");
-    const workerData: CryptoWorkerData = { backend: this.#backend };
+    const workerData: CryptoWorkerData = { backend: this.#backend, v8Flags: opts.v8Flags ?? [] };
     this.#pool = new Piscina({
       ...workerThreadSource(),
       minThreads: this.#threads,
@@ -110,17 +116,27 @@ export class CryptoPool {
     return this.#run({ ...task, into }, [moved, into]);
   }
 
-  /** Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext); `h` feeds the file key. */
+  /**
+   * Verifies and decrypts one stored chunk (transferred like `seal`'s plaintext); `h` feeds the file key.
+   * `into`, a buffer whose contents are no longer needed, is transferred too and comes back as the
+   * plaintext when it is exactly its length, so a reader can reuse its buffers like an upload does.
+   */
   open(
     keys: ChunkKeys,
     stored: Uint8Array,
     chunkId: string,
-    opts: TransferOptions = {},
+    opts: TransferOptions & { into?: Uint8Array<ArrayBuffer> | undefined } = {},
   ): Promise<{ plaintext: Uint8Array<ArrayBuffer>; h: Uint8Array }> {
     const moved = movable(stored, opts);
-    return this.#run({ op: "open", keys: { chunk: keys.chunk, enc: keys.enc }, stored: moved, chunkId }, [
-      moved,
-    ]);
+    const task: CryptoTask = {
+      op: "open",
+      keys: { chunk: keys.chunk, enc: keys.enc },
+      stored: moved,
+      chunkId,
+    };
+    const { into } = opts;
+    if (into === undefined || into.buffer === moved.buffer) return this.#run(task, [moved]);
+    return this.#run({ ...task, into }, [moved, into]);
   }
 
   /**

@@ -4,12 +4,15 @@ import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { ChunkKeys } from "../crypto/chunk-format.ts";
 import { DmfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
 
-/** `backend` unset: the bulk backend (loadBulkBlake3), which each thread resolves the same way. */
-export type CryptoWorkerData = { backend: Blake3Backend | undefined };
+/**
+ * `backend` unset: the bulk backend (loadBulkBlake3), which each thread resolves the same way.
+ * `v8Flags`: set again by each thread once it runs (CryptoPoolOptions.v8Flags).
+ */
+export type CryptoWorkerData = { backend: Blake3Backend | undefined; v8Flags: string[] };
 
 export type CryptoTask =
   | { op: "seal"; keys: ChunkKeys; plaintext: Uint8Array; into?: Uint8Array<ArrayBuffer> }
-  | { op: "open"; keys: ChunkKeys; stored: Uint8Array; chunkId: string }
+  | { op: "open"; keys: ChunkKeys; stored: Uint8Array; chunkId: string; into?: Uint8Array<ArrayBuffer> }
   | { op: "hash"; bytes: Uint8Array }
   | { op: "backend" };
 

@@ -1,5 +1,6 @@
 // Entry of the crypto pool's worker threads: seals, opens and hashes chunks so the main thread never
 // touches a whole chunk. Piscina imports this file once per thread and calls its default export.
+import { setFlagsFromString } from "node:v8";
 import { workerData } from "node:worker_threads";
 import { move, transferableSymbol, valueSymbol } from "piscina";
 import { loadBlake3, loadBulkBlake3 } from "../crypto/blake3.ts";
@@ -7,7 +8,9 @@ import { chunkIdOf, openChunk, sealChunk } from "../crypto/chunk-format.ts";
 import { type CryptoTask, type CryptoWorkerData, serializeError, transferable } from "./crypto-task.ts";
 import { DeadBufferSweeper } from "./dead-buffer-sweeper.ts";
 
-const { backend } = workerData as CryptoWorkerData;
+const { backend, v8Flags } = workerData as CryptoWorkerData;
+// Making this thread's heap may have reset these for the whole process (CryptoPoolOptions.v8Flags).
+for (const flag of v8Flags) setFlagsFromString(flag);
 // The pool exposes `gc` to its threads (CryptoPool); a thread started some other way just does without.
 const sweeper = new DeadBufferSweeper(globalThis.gc);
 
@@ -33,8 +36,15 @@ export default async function runCryptoTask(task: CryptoTask): Promise<unknown> 
       }
       case "open": {
         const opened = openChunk(hasher, task.keys, task.stored, task.chunkId);
-        const plaintext = transferable(opened.plaintext);
         sweeper.dropped(task.stored.byteLength); // the stored bytes it was given stay here, dead
+        const { into } = task;
+        if (into?.byteLength === opened.plaintext.byteLength) {
+          // The caller's buffer goes back instead of the decipher's output, which dies here, young.
+          into.set(opened.plaintext);
+          sweeper.dropped(opened.plaintext.byteLength);
+          return moveBack({ plaintext: into, h: opened.h }, [into.buffer]);
+        }
+        const plaintext = transferable(opened.plaintext);
         return moveBack({ plaintext, h: opened.h }, [plaintext.buffer]);
       }
       case "hash": {

@@ -68,6 +68,19 @@ describe("the crypto pool", () => {
     );
   });
 
+  it("opens into a spare buffer of the plaintext's length, and ignores one of another length", async () => {
+    const plaintext = randomBytes(CHUNK_SIZE);
+    const sealed = await pool.seal(keys, Buffer.from(plaintext));
+    const spare = new Uint8Array(CHUNK_SIZE).fill(9);
+    const opened = await pool.open(keys, sealed.stored, sealed.chunkId, { into: spare });
+    expect(spare.byteLength).toBe(0); // moved to the worker, and back as the plaintext
+    expect(Buffer.from(opened.plaintext).equals(plaintext)).toBe(true);
+    const small = randomBytes(100);
+    const again = await pool.seal(keys, Buffer.from(small));
+    const ignored = await pool.open(keys, again.stored, again.chunkId, { into: new Uint8Array(CHUNK_SIZE) });
+    expect(Buffer.from(ignored.plaintext).equals(small)).toBe(true);
+  });
+
   it("moves the caller's plaintext into the worker instead of copying it", async () => {
     const plaintext = new Uint8Array(CHUNK_SIZE).fill(7);
     const sealed = await pool.seal(keys, plaintext);
