@@ -21,6 +21,7 @@ import {
 } from "../s3/access-keys.ts";
 import { listFilesByPrefix } from "../s3/cluster-listing.ts";
 import { ClusterSession } from "../s3/cluster-session.ts";
+import { loadGatewayTls } from "../s3/gateway-tls.ts";
 import { DEFAULT_MAX_REQUESTS, S3Gateway } from "../s3/server.ts";
 import type { SecretLookup } from "../s3/sigv4.ts";
 import { S3Store } from "../s3/store.ts";
@@ -42,19 +43,33 @@ export function s3Command(): Command {
       "serve the cluster's files over the S3 API (a bucket is a top-level folder)",
     ),
   )
-    .addOption(new Option("--listen <host:port>", "address to serve HTTP on").default(DEFAULT_LISTEN))
+    .addOption(
+      new Option("--listen <host:port>", "address to serve on (HTTP, or HTTPS with --tls-cert)").default(
+        DEFAULT_LISTEN,
+      ),
+    )
+    .addOption(new Option("--tls-cert <file>", "serve HTTPS with this PEM certificate (and --tls-key)"))
+    .addOption(new Option("--tls-key <file>", "the PEM private key of --tls-cert"))
     .addOption(
       new Option("--max-requests <n>", "requests served at once; more are told to slow down (503)").default(
         String(DEFAULT_MAX_REQUESTS),
       ),
     )
-    .action(async (o: ClusterAccessOptions & { listen: string; maxRequests: string }) => serve(o));
+    .action(async (o: ServeOptions) => serve(o));
   command.addCommand(keysCommand());
   return command;
 }
 
-async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: string }): Promise<void> {
+type ServeOptions = ClusterAccessOptions & {
+  listen: string;
+  maxRequests: string;
+  tlsCert?: string;
+  tlsKey?: string;
+};
+
+async function serve(o: ServeOptions): Promise<void> {
   const { host, port } = splitHostPort(o.listen);
+  const tls = await loadGatewayTls(o.tlsCert, o.tlsKey);
   const access = await resolveClusterAccess(o);
   const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
   const secretOf = accessKeyLookup(access.clusterDir);
@@ -77,13 +92,14 @@ async function serve(o: ClusterAccessOptions & { listen: string; maxRequests: st
     ),
     secretOf,
     maxRequests: Number(o.maxRequests),
+    tls,
   });
   try {
     // Connect before serving: a cluster that cannot be reached is one clear error at start.
     const nodeId = await session.nodeId();
     const bound = await s3.listen(host, port);
     process.stdout.write(
-      `dmfs s3: serving S3 on http://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
+      `dmfs s3: serving S3 on ${tls ? "https" : "http"}://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
     );
     await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
   } finally {

@@ -3,6 +3,7 @@
 // query decide the operation), which a path router does not express, so it is a switch here.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import { evaluateConditions } from "./conditions.ts";
 import { decodeContinuationToken, encodeContinuationToken, type ListPosition } from "./continuation-token.ts";
 import type { ListPage } from "./listing.ts";
@@ -51,10 +52,12 @@ export interface S3GatewayOptions {
   maxRequests?: number;
   /** The clock requests are checked against (tests move it). */
   now?: () => Date;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export class S3Gateway {
-  readonly server: Server;
+  readonly server: Server | TlsServer;
   #inFlight = 0;
   readonly #maxRequests: number;
   readonly #now: () => Date;
@@ -62,7 +65,8 @@ export class S3Gateway {
   constructor(private readonly options: S3GatewayOptions) {
     this.#maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
     this.#now = options.now ?? (() => new Date());
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {

@@ -1,11 +1,16 @@
 // A real `dmfs s3` process from the build, in front of a TestCluster's node, with an access key made by
 // the real `dmfs s3 keys create`; and an AWS SDK v3 client pointed at it (default settings, path-style).
+// With `tls` the gateway serves HTTPS (--tls-cert/--tls-key) and the SDK client trusts only `tls.ca`.
 import { type ChildProcess, spawn } from "node:child_process";
+import { Agent } from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { CLI, freePort, runCli, type TestCluster, waitFor } from "./cluster-harness.ts";
 
 export interface RunningGateway {
+  /** `http://127.0.0.1:PORT`, or `https://` with TLS. */
   endpoint: string;
+  /** `127.0.0.1:PORT` */
+  listen: string;
   accessKeyId: string;
   secretAccessKey: string;
   proc: ChildProcess;
@@ -15,7 +20,18 @@ export interface RunningGateway {
   stop: () => Promise<void>;
 }
 
-export async function startS3Gateway(cluster: TestCluster, node = 0): Promise<RunningGateway> {
+export interface GatewayTlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** PEM the clients trust the certificate by. */
+  ca: string;
+}
+
+export async function startS3Gateway(
+  cluster: TestCluster,
+  node = 0,
+  opts: { tls?: GatewayTlsFiles } = {},
+): Promise<RunningGateway> {
   const made = await runCli(["s3", "keys", "create", "--json", "--cluster", cluster.clusterDir]);
   if (made.code !== 0) throw new Error(`dmfs s3 keys create failed: ${made.stderr}`);
   const { accessKeyId, secretAccessKey } = JSON.parse(made.stdout) as {
@@ -25,7 +41,17 @@ export async function startS3Gateway(cluster: TestCluster, node = 0): Promise<Ru
   const listen = `127.0.0.1:${await freePort()}`;
   const proc = spawn(
     process.execPath,
-    [CLI, "s3", "--listen", listen, "--node", cluster.addrs[node] as string, "--cluster", cluster.clusterDir],
+    [
+      CLI,
+      "s3",
+      "--listen",
+      listen,
+      "--node",
+      cluster.addrs[node] as string,
+      "--cluster",
+      cluster.clusterDir,
+      ...(opts.tls ? ["--tls-cert", opts.tls.certFile, "--tls-key", opts.tls.keyFile] : []),
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const output: string[] = [];
@@ -51,14 +77,16 @@ export async function startS3Gateway(cluster: TestCluster, node = 0): Promise<Ru
     await stop();
     throw err;
   }
-  const endpoint = `http://${listen}`;
+  const endpoint = `${opts.tls ? "https" : "http"}://${listen}`;
+  const ca = opts.tls?.ca;
   const client = (config: Partial<S3ClientConfig> = {}) =>
     new S3Client({
       endpoint,
       region: "us-east-1",
       forcePathStyle: true,
       credentials: { accessKeyId, secretAccessKey },
+      ...(ca ? { requestHandler: { httpsAgent: new Agent({ ca }) } } : {}),
       ...config,
     });
-  return { endpoint, accessKeyId, secretAccessKey, proc, output, client, stop };
+  return { endpoint, listen, accessKeyId, secretAccessKey, proc, output, client, stop };
 }
