@@ -1,7 +1,8 @@
 // The Debian rclone and s3cmd against a real `dmfs s3` gateway in front of two real nodes, configured
 // with the files README.md shows. rclone: a tree of 500 small files synced to a bucket and back byte
 // for byte, `rclone check` finding 0 differences (and finding the one a changed file makes), and
-// `rclone cat --offset --count` giving exactly that slice. s3cmd: put, get, ls, del.
+// `rclone cat --offset --count` giving exactly that slice. s3cmd: put, get, ls, info, del.
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -129,6 +130,11 @@ describe.skipIf(missingS3cmd !== undefined)("s3cmd", () => {
     expect((await readFile(got)).equals(content)).toBe(true);
     const read = await runCli(["read", "cmd/dir/put.bin", ...access()]);
     expect(read.stdoutBytes.equals(content)).toBe(true);
+
+    // info reads the object's ACL (and the bucket's policy, CORS...): the owner's full control.
+    const info = await s3cmd("info", "s3://cmd/dir/put.bin");
+    expect(info).toMatch(/ACL:\s+dmfs: FULL_CONTROL/);
+    expect(info).toContain(`MD5 sum:   ${createHash("md5").update(content).digest("hex")}`);
 
     await s3cmd("del", "s3://cmd/dir/put.bin");
     expect(await s3cmd("ls", "--recursive", "s3://cmd/")).toBe("");

@@ -2,8 +2,8 @@
 // test/integration/s3-gateway.test.ts): the request cap, routes not served, and the shape of errors.
 import {
   CreateMultipartUploadCommand,
-  GetBucketAclCommand,
   ListBucketsCommand,
+  PutBucketAclCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -77,7 +77,7 @@ describe("S3 gateway HTTP surface", () => {
     );
     expect(res.headers.get("x-amz-request-id")).toMatch(/^[0-9A-F]{16}$/);
     for (const command of [
-      new GetBucketAclCommand({ Bucket: "bucket" }),
+      new PutBucketAclCommand({ Bucket: "bucket", ACL: "private" }),
       new CreateMultipartUploadCommand({ Bucket: "b", Key: "k" }),
     ]) {
       const err = (await client?.send(command as never).catch((e: unknown) => e)) as {
