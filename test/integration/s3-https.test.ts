@@ -1,6 +1,6 @@
 // `dmfs s3 --tls-cert/--tls-key` serves HTTPS: a real gateway process with a self-signed certificate
-// made here, in front of two real nodes. The AWS SDK and the Debian aws-cli (--ca-bundle) trust it by
-// that certificate alone; a client that does not trust it is refused at the handshake, and plain HTTP
+// made here, in front of two real nodes. The AWS SDK and the Debian aws-cli (--ca-bundle), rclone
+// (--ca-cert) and s3cmd (ca_certs_file) trust it by that certificate alone; a client that does not trust it is refused at the handshake, and plain HTTP
 // on the same port gets no S3 answer. A certificate and key that do not belong together stop the start.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
@@ -21,6 +21,8 @@ import { selfSignedServerCertificate } from "../helpers/self-signed.ts";
 
 const missingAws = missingClients(["aws"]);
 if (missingAws) console.warn(`SKIPPED the aws-cli HTTPS test: ${missingAws}`);
+const missingRcloneS3cmd = missingClients(["rclone", "s3cmd"]);
+if (missingRcloneS3cmd) console.warn(`SKIPPED the rclone and s3cmd HTTPS test: ${missingRcloneS3cmd}`);
 
 let cluster: TestCluster;
 let gateway: RunningGateway;
@@ -115,6 +117,30 @@ describe("dmfs s3 over HTTPS", () => {
           cluster.clusterDir,
         ]);
         expect(read.stdoutBytes.equals(content)).toBe(true);
+      } finally {
+        await clients.remove();
+      }
+    },
+    120_000,
+  );
+
+  it.skipIf(missingRcloneS3cmd !== undefined)(
+    "serves rclone (--ca-cert) and s3cmd (ca_certs_file) given the certificate, with README's files",
+    async () => {
+      const clients: ClientHome = await clientHome(gateway, { caFile: certFile });
+      try {
+        const file = join(work, "rclone-up.bin");
+        const content = await seededBytes("https-rclone", 150_000);
+        await writeFile(file, content);
+        const up = await clients.rclone(["copyto", file, "dmfs:secure/from-rclone.bin"]);
+        expect(up.code, up.stderr).toBe(0);
+        const cat = await clients.rclone(["cat", "dmfs:secure/from-rclone.bin"]);
+        expect(cat.code, cat.stderr).toBe(0);
+        expect(cat.stdoutBytes.equals(content)).toBe(true);
+        const got = join(work, "s3cmd-got.bin");
+        const get = await clients.s3cmd(["get", "s3://secure/from-rclone.bin", got]);
+        expect(get.code, get.stderr).toBe(0);
+        expect((await readFile(got)).equals(content)).toBe(true);
       } finally {
         await clients.remove();
       }
