@@ -29,7 +29,7 @@ const clusterDirModule = (await import(
   built("cluster/cluster-dir.js")
 )) as typeof import("../src/cluster/cluster-dir.ts");
 const keysModule = (await import(built("crypto/keys.js"))) as typeof import("../src/crypto/keys.ts");
-const { clientPoolThreads } = (await import(
+const { clientPoolThreads, directPathsFor } = (await import(
   built("cli/file-session.js")
 )) as typeof import("../src/cli/file-session.ts");
 const { tuneGarbageCollection } = (await import(
@@ -51,7 +51,9 @@ const pool = new CryptoPool({ threads: clientPoolThreads() });
 try {
   // Starts every thread and compiles its hashing code, without touching the cluster.
   await Promise.all(Array.from({ length: pool.threads * 2 }, () => pool.seal(keys, randomBytes(MiB))));
-  const files = new FileClient(gateway, pool, keys, transfer.chunkSize);
+  const files = new FileClient(gateway, pool, keys, transfer.chunkSize, {
+    directPaths: directPathsFor(identity, transfer.chunkSize),
+  });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   // stdin ends without a line when the bench process went away: then there is nobody to measure for.
   const go = await Promise.race([

@@ -124,13 +124,22 @@ export const nodeMachine = setup({
         }
         if (!event.nodeId) return; // never connected yet: nothing to say about a member
         const previous = context.members[event.nodeId];
-        // A second address for a member we already link to (e.g. bootstrap ":8000" and its own
-        // listenAddr): keep the link that came first.
         if (previous && previous.addr !== event.addr && context.links[previous.addr]) {
-          enqueue(stopChild(linkId(event.addr)));
-          const { [event.addr]: _dup, ...links } = context.links;
-          enqueue.assign({ links });
-          return;
+          if (previous.state === "down" && event.state === "alive") {
+            // A down member reached at another address (it moved): follow it there.
+            enqueue(stopChild(linkId(previous.addr)));
+            const { [previous.addr]: _left, ...links } = context.links;
+            enqueue.assign({ links });
+          } else if (previous.state === "down") {
+            return; // both addresses still trying: the first to reach it wins
+          } else {
+            // A second address for a member we already link to (e.g. bootstrap ":8000" and its own
+            // listenAddr): keep the link that came first.
+            enqueue(stopChild(linkId(event.addr)));
+            const { [event.addr]: _dup, ...links } = context.links;
+            enqueue.assign({ links });
+            return;
+          }
         }
         const state = event.state === "connecting" ? "down" : event.state;
         const member: Member = {
@@ -170,6 +179,15 @@ export const nodeMachine = setup({
         const member = context.members[nodeId];
         if (member?.state === "down" && context.links[member.addr]) {
           enqueue.sendTo(linkId(member.addr), { type: "link.retry" });
+        }
+        if (member?.state === "down" && member.addr !== listenAddr && !context.links[listenAddr]) {
+          // It may have come back on another address (its hello names the one it listens on, and its
+          // certificate vouches for the node): dial that one too; the first link to reach it wins.
+          enqueue.spawnChild("peerLink", {
+            id: linkId(listenAddr),
+            input: { addr: listenAddr, selfNodeId: context.self.nodeId, timing: context.timing },
+          });
+          enqueue.assign({ links: { ...context.links, [listenAddr]: linkId(listenAddr) } });
         } else if (!member) {
           enqueue.raise({ type: "members.discovered", members: [{ nodeId, addr: listenAddr }] });
         }

@@ -17,6 +17,8 @@ export interface AdmitOptions {
   name: string;
   bundleDir: string;
   capacity: number | undefined;
+  /** The zone the node will be in, if the admin said; otherwise the node's own config names it at the next layout change. */
+  zone: string | undefined;
   /** Where the cluster is, if the admin said (--node or --config); otherwise only the admin's copy counts. */
   o: { node?: string; config?: string };
 }
@@ -30,7 +32,10 @@ export async function admitToLayout(
   const nodeId = randomBytes(16).toString("hex");
   const capacities = base.nodes.map((n) => n.capacity).sort((x, y) => x - y);
   const capacity = a.capacity ?? capacities[Math.floor(capacities.length / 2)] ?? 1;
-  const next = nextLayout(base, (nodes) => [...nodes, { nodeId, name: a.name, capacity }]);
+  const next = nextLayout(base, (nodes) => [
+    ...nodes,
+    { nodeId, name: a.name, capacity, ...(a.zone === undefined ? {} : { zone: a.zone }) },
+  ]);
   const { ca } = await loadClusterCa(a.dir);
   const signed = signLayout(ca.key, next);
   await writeFileAtomically(join(a.bundleDir, NODE_ID_FILE), `${nodeId}\n`, 0o644);

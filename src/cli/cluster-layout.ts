@@ -1,9 +1,12 @@
 // `dmfs cluster layout`: the layout the cluster follows - its version, and each node that owns data
 // with its capacity, zone and state - plus the members that own no data (removed, or not yet in it).
+// `dmfs cluster layout apply` signs the next version with what the nodes say of themselves now.
+import { isDeepStrictEqual } from "node:util";
 import { Command } from "commander";
+import { nextLayout } from "../cluster/layout.ts";
 import { addClusterOptions, type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
 import { formatBytes, table } from "./format.ts";
-import { type ClusterLayoutView, readClusterLayout } from "./layout-admin.ts";
+import { baseLayout, type ClusterLayoutView, issueLayout, readClusterLayout } from "./layout-admin.ts";
 
 export interface ClusterLayoutJson {
   version: number;
@@ -19,6 +22,10 @@ export interface ClusterLayoutJson {
     zone: string | null;
     state: "alive" | "suspect" | "down" | "unseen";
   }[];
+  /** Distinct zones among the layout's nodes (nodes naming none count as one zone). */
+  zones: number;
+  /** Layout nodes whose config names another zone than the layout does (`layout apply` takes it). */
+  zoneChanges: { nodeId: string; name: string; zone: string; layoutZone: string | null }[];
   /** Members that are not in the layout: they own no data and give their copies to the homes. */
   outside: { nodeId: string; addr: string; state: "alive" | "suspect" | "down" }[];
   /**
@@ -35,10 +42,49 @@ export function clusterLayoutCommand(): Command {
     ),
   )
     .option("--json", "print one JSON object")
+    .addCommand(layoutApplyCommand())
     .action(async (o: ClusterAccessOptions & { json?: boolean }) => {
       const view = await readClusterLayout(await resolveClusterAccess(o));
       const json = layoutJson(view);
       process.stdout.write(o.json ? `${JSON.stringify(json)}\n` : render(json));
+    });
+}
+
+function layoutApplyCommand(): Command {
+  return addClusterOptions(
+    new Command("apply").description(
+      "sign the next layout version with what the nodes report now: their names and zones (and their capacities, when no layout was signed yet)",
+    ),
+  )
+    .option("--json", "print { version, changed, nodes } as JSON")
+    .action(async (own: ClusterAccessOptions & { json?: boolean }, cmd: Command) => {
+      // `layout` has the same options, and commander hands those written after `apply` to it.
+      const o = { ...cmd.parent?.opts<ClusterAccessOptions & { json?: boolean }>(), ...own };
+      const access = await resolveClusterAccess(o);
+      const view = await readClusterLayout(access);
+      const base = await baseLayout(access, view);
+      if (view.signed && isDeepStrictEqual(base.nodes, view.layout.nodes)) {
+        if (o.json) {
+          process.stdout.write(
+            `${JSON.stringify({ version: view.layout.version, changed: false, nodes: [] })}\n`,
+          );
+        } else {
+          process.stdout.write(
+            `The layout (version ${view.layout.version}) already says what the nodes report; nothing to sign.\n`,
+          );
+        }
+        return;
+      }
+      const next = nextLayout(base, (nodes) => nodes);
+      const nodes = await issueLayout(access, next);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ version: next.version, changed: true, nodes })}\n`);
+        return;
+      }
+      const zones = new Set(next.nodes.map((n) => n.zone ?? "-")).size;
+      process.stdout.write(
+        `Signed layout version ${next.version}: ${next.nodes.length} node(s) in ${zones} zone(s), taken by ${nodes.length} node(s) (${nodes.join(", ")}); they now move copies to their homes.\n`,
+      );
     });
 }
 
@@ -59,6 +105,12 @@ export function layoutJson(view: ClusterLayoutView): ClusterLayoutJson {
       zone: n.zone ?? null,
       state: stateOf.get(n.nodeId) ?? "unseen",
     })),
+    zones: new Set(view.layout.nodes.map((n) => n.zone ?? "")).size,
+    zoneChanges: view.layout.nodes.flatMap((n) => {
+      const report = view.reports.get(n.nodeId);
+      if (report?.zone === undefined || report.zone === n.zone) return [];
+      return [{ nodeId: n.nodeId, name: report.name, zone: report.zone, layoutZone: n.zone ?? null }];
+    }),
     outside: view.members
       .filter((m) => !inLayout.has(m.nodeId))
       .map((m) => ({ nodeId: m.nodeId, addr: m.addr, state: m.state === "self" ? "alive" : m.state })),
@@ -85,6 +137,11 @@ function render(json: ClusterLayoutJson): string {
     n.state,
   ]);
   let out = head + table(["NAME", "NODE", "CAPACITY", "SHARE", "ZONE", "STATE"], rows);
+  if (json.zones > 1)
+    out += `Each chunk's copies go to as many of the ${json.zones} zones as it has copies.\n`;
+  for (const c of json.zoneChanges) {
+    out += `${c.name}'s config names zone ${c.zone}, the layout ${c.layoutZone ?? "none"}: "dmfs cluster layout apply" signs that in.\n`;
+  }
   if (json.outside.length > 0) {
     out += `Members outside the layout (they own no data):\n${json.outside
       .map((m) => `  ${m.nodeId}  ${m.addr}  ${m.state}\n`)

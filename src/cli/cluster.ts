@@ -2,7 +2,7 @@
 // CA key in the admin bundle. Neither reads the data key.
 import { Command } from "commander";
 import { addNode, loadClusterCa, loadIssuedCertificate, saveRevocation } from "../cluster/cluster-dir.ts";
-import { loadConfig, parseCapacity } from "../config/config.ts";
+import { loadConfig, parseCapacity, parseZone } from "../config/config.ts";
 import { serialOfCertificate } from "../crypto/certificates.ts";
 import { createRevocation } from "../crypto/revocation.ts";
 import { DmfsError } from "../errors.ts";
@@ -30,6 +30,7 @@ interface AddNodeCliOptions {
   config?: string;
   node?: string;
   capacity?: string;
+  zone?: string;
   json?: boolean;
 }
 
@@ -45,6 +46,10 @@ function addNodeCommand(): Command {
       "--capacity <bytes>",
       "the node's weight in the layout, e.g. 500G (default: the median of the others)",
     )
+    .option(
+      "--zone <name>",
+      "the node's zone in the layout, e.g. room-2 (default: none until its config names one)",
+    )
     .option("--json", "print { name, bundle, serial, nodeId, layoutVersion } as JSON")
     .addHelpText(
       "after",
@@ -56,8 +61,15 @@ function addNodeCommand(): Command {
       if (o.capacity !== undefined && capacity === undefined) {
         throw new DmfsError("E_USAGE", "--capacity must be a number of bytes, such as 500G or 1099511627776");
       }
+      const zone = o.zone === undefined ? undefined : parseZone(o.zone);
+      if (o.zone !== undefined && zone === undefined) {
+        throw new DmfsError(
+          "E_USAGE",
+          "--zone must be a name of 1 to 64 characters without spaces, such as room-2",
+        );
+      }
       const bundle = await addNode({ dir, name, ...(o.out === undefined ? {} : { out: o.out }) });
-      const admitted = await admitToLayout({ dir, name, bundleDir: bundle.dir, capacity, o });
+      const admitted = await admitToLayout({ dir, name, bundleDir: bundle.dir, capacity, zone, o });
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({ name, bundle: bundle.dir, serial: bundle.serial, nodeId: admitted?.nodeId ?? null, layoutVersion: admitted?.version ?? null })}\n`,

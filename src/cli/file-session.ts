@@ -2,9 +2,10 @@
 // a gateway node and the crypto pool; and closes again whatever happens.
 
 import { availableParallelism } from "node:os";
+import type { ChunkRoutesOptions } from "../client/chunk-routes.ts";
 import { FileClient } from "../client/file-client.ts";
 import { NodeClient } from "../client/node-client.ts";
-import { loadDataKeyPath } from "../cluster/cluster-dir.ts";
+import { type ClusterIdentity, loadDataKeyPath } from "../cluster/cluster-dir.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
 import { type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
@@ -22,12 +23,25 @@ export async function withFileClient<T>(
     chunkSize: access.chunkSize,
   });
   const pool = new CryptoPool({ threads: clientPoolThreads() });
+  const files = new FileClient(gateway, pool, keys, access.chunkSize, {
+    directPaths: directPathsFor(access.identity, access.chunkSize),
+  });
   try {
-    return await work(new FileClient(gateway, pool, keys, access.chunkSize), gateway);
+    return await work(files, gateway);
   } finally {
+    files.close();
     gateway.close();
     await pool.destroy();
   }
+}
+
+/** How a client dials the other nodes for direct reads (src/client/chunk-routes.ts). */
+export function directPathsFor(identity: ClusterIdentity, chunkSize: number): ChunkRoutesOptions {
+  return {
+    caPem: identity.ca,
+    clusterId: identity.clusterId,
+    dial: (addr) => NodeClient.connect([addr], { identity, chunkSize }),
+  };
 }
 
 /** One core stays with the main thread (TLS, sockets, files); the others seal and open chunks. */

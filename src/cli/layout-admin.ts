@@ -22,6 +22,8 @@ export interface NodeReport {
   addr: string;
   name: string;
   capacity: number;
+  /** The zone its config names, if any. */
+  zone: string | undefined;
   layout: VerifiedLayout | undefined;
   changing: boolean;
   /** At its last repair scan: copies it holds off their homes, chunks whose homes lack a copy. */
@@ -65,6 +67,7 @@ export async function readClusterLayout(access: ClusterAccess): Promise<ClusterL
         addr: client.addr,
         name: reply.name,
         capacity: reply.capacity,
+        zone: reply.zone,
         layout: reply.layout ? verifyLayout(identity.ca, identity.clusterId, reply.layout) : undefined,
         changing: reply.changing,
         misplaced: reply.misplaced,
@@ -109,8 +112,10 @@ export async function readClusterLayout(access: ClusterAccess): Promise<ClusterL
 
 /**
  * The layout the next version is made from: the newest of the cluster's and this admin bundle's, with
- * each node's name filled in from the nodes that answered, and the implicit layout's equal weights
- * replaced by the capacities the nodes report (a node that did not answer gets the others' median).
+ * each node's name filled in from the nodes that answered, each node's zone taken from the node when
+ * its config names one (a node that did not answer, or names none, keeps the zone it had), and the
+ * implicit layout's equal weights replaced by the capacities the nodes report (a node that did not
+ * answer gets the others' median).
  */
 export async function baseLayout(access: ClusterAccess, view: ClusterLayoutView): Promise<Layout> {
   const { ca } = await loadClusterCa(access.clusterDir);
@@ -125,6 +130,7 @@ export async function baseLayout(access: ClusterAccess, view: ClusterLayoutView)
     return {
       ...n,
       ...(n.name === undefined && report ? { name: report.name } : {}),
+      ...(report?.zone === undefined ? {} : { zone: report.zone }),
       ...(implicit ? { capacity: report?.capacity ?? median } : {}),
     };
   });

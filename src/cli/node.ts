@@ -1,6 +1,6 @@
 // `dmfs node`: runs one node in the foreground until SIGINT/SIGTERM.
 import { Command, Option } from "commander";
-import { loadConfig, nodeBundleDir, parseCapacity, parseReserve } from "../config/config.ts";
+import { loadConfig, nodeBundleDir, parseCapacity, parseReserve, parseZone } from "../config/config.ts";
 import { DmfsError } from "../errors.ts";
 import { splitHostPort } from "../node/address.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "../node/logger.ts";
@@ -23,6 +23,7 @@ interface NodeCliOptions {
   gcIntervalMs?: string;
   metricsAddr?: string;
   capacity?: string;
+  zone?: string;
   diskReserve?: string;
   repairIntervalMs?: string;
   rebalanceMbps?: string;
@@ -61,6 +62,10 @@ export function nodeCommand(): Command {
     .option(
       "--capacity <bytes>",
       "bytes this node offers, e.g. 500G: its weight when the admin signs the next layout (default: config, else the disk's free space)",
+    )
+    .option(
+      "--zone <name>",
+      "the zone this node is in (a room, a site): the admin's next layout spreads each chunk's copies over zones (default: config, else none)",
     )
     .option("--repair-interval-ms <ms>", "time between repair scans (default: config, else 30 s)")
     .option(
@@ -105,12 +110,14 @@ export function nodeCommand(): Command {
       if (capacity === undefined && o.capacity !== undefined) {
         throw new DmfsError("E_USAGE", "--capacity must be a number of bytes, such as 500G or 1099511627776");
       }
+      const zone = o.zone === undefined ? options.zone : zoneFlag(o.zone);
       const reserve = o.diskReserve === undefined ? {} : { diskReserve: reserveFlag(o.diskReserve) };
       const node = await startNode({
         ...options,
         ...gc,
         ...reserve,
         ...(capacity === undefined ? {} : { capacity }),
+        ...(zone === undefined ? {} : { zone }),
         ...(metricsAddr ? { metricsAddr } : {}),
         logger,
       });
@@ -151,6 +158,7 @@ function fromConfig(o: NodeCliOptions) {
     gcIntervalMs: config.cluster.gcIntervalMs,
     metricsAddr: server.metricsAddr,
     capacity: server.capacity,
+    zone: server.zone,
     diskReserve: server.diskReserve ?? config.cluster.diskReserve,
     repairIntervalMs: config.cluster.repairIntervalMs,
     rebalanceMBps: config.cluster.rebalanceMBps,
@@ -182,8 +190,20 @@ function fromFlags(o: NodeCliOptions) {
     failureTimeoutMs: 5_000,
     metricsAddr: undefined,
     capacity: undefined as number | undefined,
+    zone: undefined as string | undefined,
     rebalanceMBps: undefined as number | undefined,
   };
+}
+
+function zoneFlag(value: string): string {
+  const zone = parseZone(value);
+  if (zone === undefined) {
+    throw new DmfsError(
+      "E_USAGE",
+      "--zone must be a name of 1 to 64 characters without spaces, such as room-2",
+    );
+  }
+  return zone;
 }
 
 function reserveFlag(value: string) {

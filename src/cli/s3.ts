@@ -11,6 +11,7 @@ import { NodeClient } from "../client/node-client.ts";
 import { loadDataKeyPath, loadIdentity } from "../cluster/cluster-dir.ts";
 import { loadConfig } from "../config/config.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
+import { DmfsError } from "../errors.ts";
 import { joinHostPort, splitHostPort } from "../node/address.ts";
 import {
   type AccessKey,
@@ -22,6 +23,8 @@ import {
 import { listFilesByPrefix } from "../s3/cluster-listing.ts";
 import { ClusterSession } from "../s3/cluster-session.ts";
 import { loadGatewayTls } from "../s3/gateway-tls.ts";
+import { MultipartUploads } from "../s3/multipart.ts";
+import { AbandonedUploadCollector, DEFAULT_MULTIPART_MAX_AGE_S } from "../s3/multipart-collector.ts";
 import { DEFAULT_MAX_REQUESTS, S3Gateway } from "../s3/server.ts";
 import type { SecretLookup } from "../s3/sigv4.ts";
 import { S3Store } from "../s3/store.ts";
@@ -32,7 +35,7 @@ import {
   DEFAULT_CONFIG,
   resolveClusterAccess,
 } from "./cluster-access.ts";
-import { clientPoolThreads } from "./file-session.ts";
+import { clientPoolThreads, directPathsFor } from "./file-session.ts";
 import { table } from "./format.ts";
 
 const DEFAULT_LISTEN = "127.0.0.1:9000";
@@ -55,6 +58,12 @@ export function s3Command(): Command {
         String(DEFAULT_MAX_REQUESTS),
       ),
     )
+    .addOption(
+      new Option(
+        "--multipart-max-age <seconds>",
+        "multipart uploads not completed this long after they began are aborted",
+      ).default(String(DEFAULT_MULTIPART_MAX_AGE_S)),
+    )
     .action(async (o: ServeOptions) => serve(o));
   command.addCommand(keysCommand());
   return command;
@@ -63,6 +72,7 @@ export function s3Command(): Command {
 type ServeOptions = ClusterAccessOptions & {
   listen: string;
   maxRequests: string;
+  multipartMaxAge: string;
   tlsCert?: string;
   tlsKey?: string;
 };
@@ -70,6 +80,13 @@ type ServeOptions = ClusterAccessOptions & {
 async function serve(o: ServeOptions): Promise<void> {
   const { host, port } = splitHostPort(o.listen);
   const tls = await loadGatewayTls(o.tlsCert, o.tlsKey);
+  const maxAge = Number(o.multipartMaxAge);
+  if (!(maxAge > 0)) {
+    throw new DmfsError(
+      "E_USAGE",
+      `--multipart-max-age must be a positive number of seconds, got ${o.multipartMaxAge}`,
+    );
+  }
   const access = await resolveClusterAccess(o);
   const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
   const secretOf = accessKeyLookup(access.clusterDir);
@@ -83,26 +100,35 @@ async function serve(o: ServeOptions): Promise<void> {
   const pool = new CryptoPool({ threads: clientPoolThreads() });
   const session = new ClusterSession(
     () => NodeClient.connect(access.addrs, { identity: access.identity, chunkSize: access.chunkSize }),
-    (gateway) => new FileClient(gateway, pool, keys, access.chunkSize),
+    (gateway) =>
+      new FileClient(gateway, pool, keys, access.chunkSize, {
+        directPaths: directPathsFor(access.identity, access.chunkSize),
+      }),
   );
+  const listFiles = listFilesByPrefix(() => session.files(), index);
+  const store = new S3Store(() => session.files(), listFiles);
+  const uploads = new MultipartUploads(() => session.files(), listFiles, store);
   const s3 = new S3Gateway({
-    store: new S3Store(
-      () => session.files(),
-      listFilesByPrefix(() => session.files(), index),
-    ),
+    store,
+    uploads,
     secretOf,
     maxRequests: Number(o.maxRequests),
     tls,
   });
+  let collector: AbandonedUploadCollector | undefined;
   try {
     // Connect before serving: a cluster that cannot be reached is one clear error at start.
     const nodeId = await session.nodeId();
     const bound = await s3.listen(host, port);
+    collector = new AbandonedUploadCollector(uploads, maxAge * 1000, (line) =>
+      process.stderr.write(`dmfs s3: ${line}\n`),
+    );
     process.stdout.write(
       `dmfs s3: serving S3 on ${tls ? "https" : "http"}://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
     );
     await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
   } finally {
+    await collector?.stop();
     await s3.close();
     session.close();
     await pool.destroy();

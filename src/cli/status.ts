@@ -1,11 +1,13 @@
 // `dmfs status`: asks a node for the cluster's members, then every member for its own store figures,
-// whether its disk is below its free-space reserve, and its share of the under-replicated chunks.
+// whether its disk is below its free-space reserve, its share of the under-replicated chunks, and what its
+// repair has left to move (misplaced copies, bytes owed to homes, an ETA).
 import { Command } from "commander";
 import { NodeClient } from "../client/node-client.ts";
+import { summarizeRepair } from "../cluster/repair-summary.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import { addClusterOptions, type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
-import { formatBytes, table } from "./format.ts";
+import { formatBytes, formatSeconds, table } from "./format.ts";
 
 export interface ClusterStatusJson {
   clusterId: string;
@@ -16,6 +18,12 @@ export interface ClusterStatusJson {
    * or did not answer.
    */
   underReplicated: number | null;
+  /** Copies held off their homes, summed over the nodes that are up; null while one has not said. */
+  misplaced: number | null;
+  /** Bytes the nodes still owe homes that lack a copy, summed; null while one has not said. */
+  bytesToMove: number | null;
+  /** Seconds until the slowest node has moved its share at its rate; 0: nothing left; null: unknown. */
+  etaSeconds: number | null;
   nodes: {
     id: string;
     address: string;
@@ -29,6 +37,14 @@ export interface ClusterStatusJson {
     diskReserve: number | null;
     /** The node's share of the under-replicated chunks at its last repair scan; null before one. */
     underReplicated: number | null;
+    /** Copies the node holds off their homes at its last repair scan; null before one. */
+    misplaced: number | null;
+    /** Bytes of copies the node still owes homes that lack them; null before its first repair survey. */
+    bytesToMove: number | null;
+    /** Bytes the node's repair pushed to homes since it started. */
+    bytesMoved: number | null;
+    /** Seconds until the node has moved `bytesToMove` at its rate (measured, else paced); null: unknown. */
+    etaSeconds: number | null;
     /** Bytes of unreferenced chunks at the node's last GC pass, not yet deleted; null before a pass. */
     reclaimable: number | null;
     /** Bytes garbage collection deleted on the node since it started. */
@@ -90,6 +106,11 @@ export async function clusterStatus(
         full: detail?.store.full ?? null,
         diskReserve: detail?.store.reserveBytes ?? null,
         underReplicated: detail?.underReplicated ?? null,
+        misplaced: detail?.repair?.misplaced ?? null,
+        bytesToMove: detail?.repair?.bytesToMove ?? null,
+        bytesMoved: detail?.repair?.bytesMoved ?? null,
+        etaSeconds: detail?.repair?.etaSeconds ?? null,
+        repair: detail?.repair,
         reclaimable: detail?.gc.reclaimableBytes ?? null,
         reclaimed: detail?.gc.reclaimedBytes ?? null,
         blake3: detail?.blake3Backend ?? null,
@@ -100,7 +121,14 @@ export async function clusterStatus(
   const underReplicated = scanned.every((u) => u !== null)
     ? scanned.reduce((sum: number, u) => sum + (u ?? 0), 0)
     : null;
-  return { clusterId: own.clusterId, gateway: gateway.addr, underReplicated, nodes };
+  const repair = summarizeRepair(nodes.filter((n) => n.state !== "down").map((n) => n.repair));
+  return {
+    clusterId: own.clusterId,
+    gateway: gateway.addr,
+    underReplicated,
+    ...repair,
+    nodes: nodes.map(({ repair: _figures, ...n }) => n),
+  };
 }
 
 function render(s: ClusterStatusJson): string {
@@ -118,6 +146,7 @@ function render(s: ClusterStatusJson): string {
         "STORED",
         "RECLAIMABLE",
         "RECLAIMED",
+        "TO MOVE",
         "DISK FREE",
         "BLAKE3",
       ],
@@ -130,6 +159,7 @@ function render(s: ClusterStatusJson): string {
         n.bytes === null ? "-" : formatBytes(n.bytes),
         n.reclaimable === null ? "-" : formatBytes(n.reclaimable),
         n.reclaimed === null ? "-" : formatBytes(n.reclaimed),
+        n.bytesToMove === null ? "-" : formatBytes(n.bytesToMove),
         n.diskFree === null ? "-" : `${formatBytes(n.diskFree)}${n.full ? " FULL" : ""}`,
         n.blake3 ?? "-",
       ]),
@@ -141,6 +171,16 @@ function render(s: ClusterStatusJson): string {
           `\nnode ${n.id.slice(0, 8)} is full: its disk is below its free-space reserve${n.diskReserve === null ? "" : ` of ${formatBytes(n.diskReserve)}`}, so it takes no new chunk copies (it still serves reads and deletes)`,
       )
       .join("") +
-    `\nunder-replicated chunks: ${s.underReplicated === null ? "- (not every alive node has finished a repair scan)" : s.underReplicated}\n`
+    `\nunder-replicated chunks: ${s.underReplicated === null ? "- (not every alive node has finished a repair scan)" : s.underReplicated}\n` +
+    `${repairLine(s)}\n`
   );
+}
+
+function repairLine(s: ClusterStatusJson): string {
+  if (s.misplaced === null || s.bytesToMove === null) {
+    return "misplaced copies, bytes left to move: - (not every alive node has finished a repair scan)";
+  }
+  const left = `misplaced copies: ${s.misplaced}   bytes left to move: ${formatBytes(s.bytesToMove)}`;
+  if (s.bytesToMove === 0) return left;
+  return `${left}   ETA: ${s.etaSeconds === null ? "- (no copy is moving now, or its rate is not measured yet)" : formatSeconds(s.etaSeconds)}`;
 }

@@ -18,11 +18,12 @@ import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
 import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, sliceOf } from "./byte-range.ts";
 import { checkEntry } from "./checked-entry.ts";
+import { ChunkRoutes, type ChunkRoutesOptions } from "./chunk-routes.ts";
 import { chunkStream } from "./chunker.ts";
 import { InOrder } from "./in-order.ts";
 import type { ListingIndex, SyncReport } from "./listing-index.ts";
 import { Lookahead } from "./lookahead.ts";
-import { decodeIndexObject, type IndexNode } from "./manifest.ts";
+import { decodeIndexObject, encodeIndexObject, type IndexEntry, type IndexNode } from "./manifest.ts";
 import { DEFAULT_INDEX_FAN_OUT, ManifestBuilder } from "./manifest-builder.ts";
 import { type ChunkRef, checkChild, chunksCovering, type FetchChild } from "./manifest-tree.ts";
 import type { NodeClient } from "./node-client.ts";
@@ -37,6 +38,19 @@ export const DEFAULT_WINDOW = 8;
 export const READ_WINDOW = 4;
 /** How many copies of one chunk a read asks for before it gives up on it (each from another node). */
 const MAX_COPIES_TRIED = 8;
+/**
+ * Reads covering more chunks than this, and the chunks of an upload past this many, go straight to the
+ * nodes that hold them or are their first homes (see chunk-routes.ts); a small file goes through the
+ * gateway, where dialling the other nodes would cost more than it saves.
+ */
+const DIRECT_MIN_CHUNKS = 8;
+/** A long-lived client (the S3 gateway) asks again for the members and the layout after this long. */
+const ROUTES_MAX_AGE_MS = 30_000;
+/**
+ * How long a large read waits for its routes before it starts (through the gateway for what is not up
+ * yet): on a LAN they take a few milliseconds; a node that does not answer must not hold the read up.
+ */
+const ROUTES_WAIT_MS = 1_000;
 
 /** Bytes done so far, and the file's size once it is known (a read learns it from the catalog). */
 export type Progress = (doneBytes: number, totalBytes?: number) => void;
@@ -65,6 +79,18 @@ export interface StatResult {
   chunks: { id: string; nodes: string[] }[];
 }
 
+/**
+ * A file to compose another from (`FileClient.compose`): its path, the file key it had when its hashes
+ * were kept, and the plaintext hashes of its chunks in order (32 bytes each, concatenated).
+ */
+export interface ComposePart {
+  path: string;
+  fileKey: string;
+  chunkHashes: Uint8Array;
+}
+
+const HASH_BYTES = 32;
+
 /** A manifest tree's root: an index object with its file's chunk size and size. */
 type Root = IndexNode & { file: NonNullable<IndexNode["file"]> };
 
@@ -89,6 +115,8 @@ export interface FileClientOptions {
    * and benches, which use a small one to build deep trees from small files; readers accept any.
    */
   indexFanOut?: number;
+  /** Lets large reads go straight to the nodes holding the chunks; without it every read goes through the gateway. */
+  directPaths?: ChunkRoutesOptions;
 }
 
 export class FileClient {
@@ -97,6 +125,9 @@ export class FileClient {
   readonly #storeds: BufferRecycler;
   private readonly window: number;
   private readonly indexFanOut: number;
+  private readonly directPaths: ChunkRoutesOptions | undefined;
+  #routes: ChunkRoutes | undefined;
+  #routesAt = 0;
 
   constructor(
     private readonly gateway: NodeClient,
@@ -107,15 +138,48 @@ export class FileClient {
   ) {
     this.window = options.window ?? DEFAULT_WINDOW;
     this.indexFanOut = options.indexFanOut ?? DEFAULT_INDEX_FAN_OUT;
+    this.directPaths = options.directPaths;
     this.#plaintexts = new BufferRecycler(chunkSize, this.window);
     this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, this.window);
   }
 
+  /** Closes the direct connections of large reads (the gateway connection belongs to the caller). */
+  close(): void {
+    this.#routes?.close();
+    this.#routes = undefined;
+  }
+
+  /**
+   * Routes for a read of `chunks` chunks: direct ones for a large read, waited for at most
+   * ROUTES_WAIT_MS; a small read uses those a large one made, or the gateway.
+   */
+  private async routesFor(chunks: number): Promise<ChunkRoutes | undefined> {
+    if (!this.directPaths || chunks <= DIRECT_MIN_CHUNKS) return this.#routes;
+    if (!this.#routes || this.#routesAt + ROUTES_MAX_AGE_MS < Date.now()) {
+      this.#routes?.close();
+      const routes = new ChunkRoutes(this.gateway, this.directPaths);
+      this.#routes = routes;
+      this.#routesAt = Date.now();
+      // Until it is done, or when it fails, chunks go through the gateway as before.
+      const discovered = routes.discover().catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([discovered, new Promise((r) => (timer = setTimeout(r, ROUTES_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    return this.#routes;
+  }
+
+  /**
+   * Stores `source` as the file at `path`. `chunkHash` is told each chunk's plaintext hash `h`, in file
+   * order (what the file key is made of): the S3 gateway keeps a part's hashes so that a file composed of
+   * parts gets its file key without reading the parts again (`compose`).
+   */
   async upload(
     source: Readable | AsyncIterable<Uint8Array>,
     path: string,
     mtime: number,
     progress?: Progress,
+    chunkHash?: (h: Uint8Array) => void,
   ) {
     interface UploadWork {
       manifestId?: string;
@@ -129,13 +193,9 @@ export class FileClient {
     const plaintexts = new Lookahead(chunkStream(source, this.chunkSize, this.#plaintexts));
     let renewal: UploadRenewal | undefined;
     // Index objects are written like chunks as they fill, and held against GC like them until the commit.
-    const tree = new ManifestBuilder(this.chunkSize, this.indexFanOut, async (bytes) => {
-      // The pool takes the buffer it hashes and hands it back: send what came back.
-      const { id, bytes: data } = await this.pool.hash(bytes);
-      await this.gateway.request({ t: "file.chunk.write", chunkId: id, data }, "ok");
-      renewal?.add(id);
-      return id;
-    });
+    const tree = new ManifestBuilder(this.chunkSize, this.indexFanOut, (bytes) =>
+      this.writeIndexObject(bytes, renewal),
+    );
     const steps = {
       // A file of more than one chunk is refused before any data moves when the quorum cannot be met. A
       // file of one chunk skips that round trip: the write of its chunk makes the same check first.
@@ -147,24 +207,10 @@ export class FileClient {
         }
         return {};
       },
-      send: async () => ({ key: await this.sendChunks(plaintexts, tree, progress, renewal) }),
+      send: async () => ({ key: await this.sendChunks(plaintexts, tree, progress, renewal, chunkHash) }),
       manifest: async () => await tree.finish(),
       commit: async (w: UploadWork) => {
-        const size = w.size as number;
-        const fileKey = w.key as string;
-        const manifestId = w.manifestId as string;
-        await this.gateway.request(
-          {
-            t: "file.commit",
-            pathId: pathIdOf(this.keys, path),
-            deleted: false,
-            fileKey,
-            manifestId,
-            size,
-            meta: sealMeta(this.keys, { path, size, mtime, fileKey, manifestId }),
-          },
-          "ok",
-        );
+        await this.commitFile(path, mtime, w.size as number, w.key as string, w.manifestId as string);
         return {};
       },
     };
@@ -180,6 +226,125 @@ export class FileClient {
       size: work.size as number,
       chunks: tree.chunks,
     } satisfies UploadResult;
+  }
+
+  /**
+   * Stores at `path` the file made of `parts` in order (files already in the cluster, each with the
+   * plaintext hashes of its chunks that `upload` reported for it) without moving their data: the new
+   * manifest tree lists the parts' own index entries (each carries its lengths), so only the index objects
+   * above them are written. The file key is made from the parts' hashes, each part's hashes checked first
+   * against that part's file key; a part that is not the file named (another file key now) or was written
+   * with another chunk size is E_CORRUPT / E_USAGE. The parts stay as they are: the caller deletes them.
+   */
+  async compose(parts: readonly ComposePart[], path: string, mtime: number): Promise<UploadResult> {
+    const problem = pathProblem(path);
+    if (problem)
+      throw new DmfsError("E_USAGE", `cannot store as ${JSON.stringify(path.slice(0, 80))}: ${problem}`);
+    const fileKey = new FileKeyBuilder(this.keys.file, this.chunkSize);
+    // Pass 1: check every part and learn the highest root level, which the composed tree is built from.
+    let level = 0;
+    let chunks = 0;
+    for (const part of parts) {
+      const root = await this.partRoot(part);
+      if (root.file.size > 0) level = Math.max(level, root.level);
+      chunks += part.chunkHashes.length / HASH_BYTES;
+      fileKey.add(part.chunkHashes);
+    }
+    const begun = await this.gateway.request({ t: "file.begin" }, "file.begun");
+    const renewal = new UploadRenewal(this.gateway, begun.gcGraceMs);
+    try {
+      const tree = new ManifestBuilder(
+        this.chunkSize,
+        this.indexFanOut,
+        (bytes) => this.writeIndexObject(bytes, renewal),
+        level,
+      );
+      // Pass 2 (roots fetched again, so memory holds one at a time): a part whose root is of that level
+      // gives its entries; a lower one is written as a plain index object and lifted to it.
+      for (const part of parts) {
+        const root = await this.partRoot(part);
+        if (root.file.size === 0) continue;
+        if (root.level === level) {
+          for (const entry of root.entries) await tree.addEntry(entry);
+          continue;
+        }
+        let entry: IndexEntry | undefined;
+        for (let l = root.level; l < level; l++) {
+          const bytes = encodeIndexObject(
+            entry ? { level: l, entries: [entry] } : { level: l, entries: root.entries },
+          );
+          entry = [await this.writeIndexObject(bytes, renewal), bytes.length, root.file.size];
+        }
+        await tree.addEntry(entry as IndexEntry);
+      }
+      const { manifestId, size } = await tree.finish();
+      const key = fileKey.finish();
+      await this.commitFile(path, mtime, size, key, manifestId);
+      return { key, path, size, chunks };
+    } finally {
+      await renewal.stop();
+    }
+  }
+
+  /** A part's checked root, its entry still the file `part` names, its hashes that file's key. */
+  private async partRoot(part: ComposePart): Promise<Root> {
+    const checked = await this.resolve(part.path);
+    if (checked.entry.fileKey !== part.fileKey) {
+      throw new DmfsError("E_CORRUPT", `part ${part.path} is not the file it was (its file key changed)`, {
+        subject: part.path,
+      });
+    }
+    const { root } = await this.fetchRoot(checked);
+    if (root.file.chunkSize !== this.chunkSize) {
+      throw new DmfsError(
+        "E_USAGE",
+        `part ${part.path} was written in chunks of ${root.file.chunkSize} bytes, this client writes ${this.chunkSize}`,
+        { subject: part.path },
+      );
+    }
+    const ownKey = new FileKeyBuilder(this.keys.file, this.chunkSize);
+    ownKey.add(part.chunkHashes);
+    if (part.chunkHashes.length % HASH_BYTES !== 0 || ownKey.finish() !== part.fileKey) {
+      throw new DmfsError(
+        "E_CORRUPT",
+        `the chunk hashes kept for part ${part.path} do not make its file key`,
+        {
+          subject: part.path,
+        },
+      );
+    }
+    return root;
+  }
+
+  /** Stores one index object like a chunk (held against GC by `renewal` until the commit); its id. */
+  private async writeIndexObject(bytes: Buffer, renewal: UploadRenewal | undefined): Promise<string> {
+    // The pool takes the buffer it hashes and hands it back: send what came back.
+    const { id, bytes: data } = await this.pool.hash(bytes);
+    await this.gateway.request({ t: "file.chunk.write", chunkId: id, data }, "ok");
+    renewal?.add(id);
+    return id;
+  }
+
+  /** The catalog entry for a stored file: its path, sizes and keys, with the sealed metadata. */
+  private async commitFile(
+    path: string,
+    mtime: number,
+    size: number,
+    fileKey: string,
+    manifestId: string,
+  ): Promise<void> {
+    await this.gateway.request(
+      {
+        t: "file.commit",
+        pathId: pathIdOf(this.keys, path),
+        deleted: false,
+        fileKey,
+        manifestId,
+        size,
+        meta: sealMeta(this.keys, { path, size, mtime, fileKey, manifestId }),
+      },
+      "ok",
+    );
   }
 
   /**
@@ -378,36 +543,49 @@ export class FileClient {
   };
 
   /**
-   * Fetches a chunk or manifest through the gateway and checks it with `check`. A copy that fails is
-   * asked for again with the node that served it excluded, so a lying holder is routed around while
-   * an honest copy exists; when none is left, E_CHUNK_CORRUPT names every node whose copy failed.
+   * Fetches a chunk or manifest - through the gateway, or straight from a holder when `routes` has one
+   * up - and checks it with `check`. A copy that fails is asked for again with the node that served it
+   * excluded, so a lying holder is routed around while an honest copy exists; when none is left,
+   * E_CHUNK_CORRUPT names every node whose copy failed. A direct connection that fails is dropped and
+   * the chunk asked for again elsewhere, the gateway last.
    */
   private async fetchChecked<T>(
     chunkId: string,
     what: string,
     check: (data: Uint8Array) => Promise<T>,
+    routes?: ChunkRoutes,
   ): Promise<{ value: T; from: string }> {
     const bad: string[] = [];
+    /** Direct routes that failed this chunk: asked no more for it. */
+    const failed: string[] = [];
     const problems: string[] = [];
     let giveUp = "";
     for (let copy = 0; copy < MAX_COPIES_TRIED; copy++) {
       const exclude = bad.length > 0 ? { exclude: [...bad] } : {};
+      const node = routes?.via(chunkId, [...bad, ...failed]) ?? this.gateway;
       let reply: { data: Uint8Array; from?: string | undefined };
       try {
-        reply = await this.gateway.request({ t: "file.chunk.read", chunkId, ...exclude }, "chunk.data");
+        reply = await node.request({ t: "file.chunk.read", chunkId, ...exclude }, "chunk.data");
       } catch (err) {
+        if (node !== this.gateway && routes) {
+          // Asked again elsewhere, the gateway last: bounded, each failure takes a node off this chunk's routes.
+          failed.push(node.nodeId);
+          if (node.closed) routes.drop(node);
+          copy--;
+          continue;
+        }
         if (bad.length === 0 || !isDmfsError(err, "E_NOT_FOUND")) throw err;
         giveUp = "; no other node holds a copy";
         break;
       }
-      const from = reply.from ?? this.gateway.nodeId;
+      const from = reply.from ?? node.nodeId;
       try {
         return { value: await check(reply.data), from };
       } catch (err) {
         if (!isDmfsError(err, "E_CHUNK_CORRUPT") && !isDmfsError(err, "E_WRONG_KEY")) throw err;
         problems.push(`the copy from node ${from.slice(0, 8)}: ${err.message}`);
         if (bad.includes(from)) {
-          giveUp = `; gateway ${this.gateway.nodeId.slice(0, 8)} served an excluded node's copy again`;
+          giveUp = `; node ${node.nodeId.slice(0, 8)} served an excluded node's copy again`;
           break;
         }
         bad.push(from);
@@ -429,11 +607,13 @@ export class FileClient {
     tree: ManifestBuilder,
     progress?: Progress,
     renewal?: UploadRenewal,
+    chunkHash?: (h: Uint8Array) => void,
   ): Promise<string> {
     const keyBuilder = new FileKeyBuilder(this.keys.file, this.chunkSize);
     const written = new InOrder<{ chunkId: string; stored: number; plain: number; h: Uint8Array }>(
       async ({ chunkId, stored, plain, h }) => {
         keyBuilder.add(h);
+        chunkHash?.(h);
         await tree.add(chunkId, stored, plain);
       },
     );
@@ -445,9 +625,11 @@ export class FileClient {
         const sealed = await this.pool.seal(this.keys, plaintext, this.#storeds.spare());
         this.#plaintexts.give(sealed.plaintext);
         const { chunkId, stored, h } = sealed;
-        await this.gateway.request({ t: "file.chunk.write", chunkId, data: stored }, "ok");
+        // The first chunks go through the gateway; past a small file's size, straight to their first home.
+        const routes = i >= DIRECT_MIN_CHUNKS ? await this.routesFor(i + 1) : undefined;
+        await this.writeChunk(chunkId, stored, routes);
         renewal?.add(chunkId);
-        // The gateway has the whole frame once it answers, so the socket is done with these bytes.
+        // The node has the whole frame once it answers, so the socket is done with these bytes.
         this.#storeds.give(stored);
         chunk = { chunkId, stored: stored.length, plain, h };
       } catch (err) {
@@ -459,6 +641,24 @@ export class FileClient {
       await written.put(i, chunk);
     });
     return keyBuilder.finish();
+  }
+
+  /**
+   * Sends a sealed chunk to the best-ranked node for it whose direct connection is up (its first home,
+   * which stores it and forwards it to the other homes, acknowledging after W copies like a gateway), else
+   * to the gateway. A direct node that went away or did not answer in time is dropped and the chunk sent
+   * through the gateway; any other answer (no quorum, disks full) is the write's answer.
+   */
+  private async writeChunk(chunkId: string, data: Uint8Array, routes: ChunkRoutes | undefined) {
+    const node = routes?.via(chunkId) ?? this.gateway;
+    try {
+      await node.request({ t: "file.chunk.write", chunkId, data }, "ok");
+    } catch (err) {
+      if (!routes || node === this.gateway) throw err;
+      if (!node.closed && !isDmfsError(err, "E_TIMEOUT")) throw err;
+      routes.drop(node);
+      await this.gateway.request({ t: "file.chunk.write", chunkId, data }, "ok");
+    }
   }
 
   /**
@@ -474,8 +674,10 @@ export class FileClient {
   ): AsyncGenerator<Uint8Array> {
     const whole = range.start === 0 && range.end === root.file.size;
     const key = whole ? new FileKeyBuilder(this.keys.file, root.file.chunkSize) : undefined;
+    const routes = await this.routesFor(Math.ceil((range.end - range.start) / root.file.chunkSize));
     for await (const { ref, plaintext, h } of this.openInOrder(
       chunksCovering(root, range, this.fetchChild),
+      routes,
     )) {
       key?.add(h);
       const slice = sliceOf(ref.offset, plaintext.length, range);
@@ -496,11 +698,15 @@ export class FileClient {
   /** Fetches and opens the chunks `refs` names, in parallel, yielding them strictly in order. */
   private async *openInOrder(
     refs: AsyncIterable<ChunkRef>,
+    routes: ChunkRoutes | undefined,
   ): AsyncGenerator<{ ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array }> {
     type Opened = { ref: ChunkRef; plaintext: Uint8Array; h: Uint8Array };
     const fetchOpen = async (ref: ChunkRef): Promise<Opened> => {
-      const { value } = await this.fetchChecked(ref.id, "chunk", (data) =>
-        this.pool.open(this.keys, data, ref.id, { ownsBuffer: true }),
+      const { value } = await this.fetchChecked(
+        ref.id,
+        "chunk",
+        (data) => this.pool.open(this.keys, data, ref.id, { ownsBuffer: true }),
+        routes,
       );
       return { ref, ...value };
     };

@@ -1,6 +1,8 @@
 // Builds a manifest tree (src/client/manifest.ts) while an upload streams: chunk entries come in file
 // order, and each index object is written as soon as it is full, so memory holds at most `fanOut`
 // entries per level whatever the file size. `finish` writes the rest bottom-up and the root last.
+// A file composed of others (S3 multipart) starts higher: its entries are its parts' root entries, all of
+// one level, and the builder groups those the same way.
 import { DmfsError } from "../errors.ts";
 import { encodeIndexObject, type IndexEntry, MAX_INDEX_ENTRIES, plaintextOf } from "./manifest.ts";
 
@@ -12,13 +14,15 @@ export type StoreObject = (bytes: Buffer) => Promise<string>;
 
 export class ManifestBuilder {
   /** Entries not yet written, per level (0: chunks). A level holds at most `fanOut`. */
-  private readonly levels: IndexEntry[][] = [[]];
+  private readonly levels: IndexEntry[][];
   private chunkCount = 0;
 
+  /** `baseLevel`: the level of the entries `addEntry` takes (0, chunks, unless composing). */
   constructor(
     private readonly chunkSize: number,
     private readonly fanOut: number,
     private readonly store: StoreObject,
+    private readonly baseLevel = 0,
   ) {
     if (!Number.isInteger(fanOut) || fanOut < 2 || fanOut > MAX_INDEX_ENTRIES) {
       throw new DmfsError(
@@ -26,6 +30,7 @@ export class ManifestBuilder {
         `index fan-out must be a whole number from 2 to ${MAX_INDEX_ENTRIES}, got ${fanOut}`,
       );
     }
+    this.levels = Array.from({ length: baseLevel + 1 }, () => []);
   }
 
   get chunks(): number {
@@ -36,6 +41,11 @@ export class ManifestBuilder {
   async add(chunkId: string, storedLength: number, plaintextLength: number): Promise<void> {
     this.chunkCount++;
     await this.push(0, [chunkId, storedLength, plaintextLength]);
+  }
+
+  /** The next entry of the file at the base level, in file order: a chunk, or an index object of level base-1. */
+  async addEntry(entry: IndexEntry): Promise<void> {
+    await this.push(this.baseLevel, entry);
   }
 
   /** Writes what is left and the root; resolves to the root's id (the manifest id) and the file size. */

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { DmfsError } from "../errors.ts";
 import { decode, encode } from "../protocol/codec.ts";
-import { homes, type MemberLiveness, placeWrite, rankNodes, type WeightedNode } from "./placement.ts";
+import { homes, type MemberLiveness, placementOrder, placeWrite, type WeightedNode } from "./placement.ts";
 
 export const LAYOUT_FORMAT = 1;
 /** A signed layout of 1,024 nodes is about 100 KiB; this bounds what a peer may send. */
@@ -16,6 +16,15 @@ export const MAX_LAYOUT_NODES = 1024;
 export const IMPLICIT_LAYOUT_VERSION = 1;
 
 const NodeId = z.string().regex(/^[0-9a-f]{32}$/);
+/**
+ * A zone's name (a room, a site) as the config and the flags take it: nodes naming the same zone may
+ * fail together. The layout format itself takes any 1-64 characters, as it always did.
+ */
+export const ZoneName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\s\p{Cc}]+$/u, "a zone name has no spaces or control characters");
 
 export const LayoutNode = z.strictObject({
   nodeId: NodeId,
@@ -90,9 +99,9 @@ export function newerLayout<T extends { layout: Layout; bytes: Uint8Array }>(a: 
   return digestOf(a.bytes) >= digestOf(b.bytes) ? a : b;
 }
 
-/** The layout's nodes as placement weights. */
+/** The layout's nodes as placement weights and zones. */
 export function weightedNodes(layout: Layout): WeightedNode[] {
-  return layout.nodes.map((n) => ({ nodeId: n.nodeId, weight: n.capacity }));
+  return layout.nodes.map((n) => ({ nodeId: n.nodeId, weight: n.capacity, zone: n.zone }));
 }
 
 /** The `replication` nodes of `layout` that should hold `chunkId`. */
@@ -100,9 +109,9 @@ export function homesIn(layout: Layout, chunkId: string, replication: number): s
   return homes(chunkId, weightedNodes(layout), replication);
 }
 
-/** Every node of `layout`, best home for `chunkId` first. */
+/** Every node of `layout` in placement order for `chunkId`: its homes first. */
 export function rankedIn(layout: Layout, chunkId: string): string[] {
-  return rankNodes(chunkId, weightedNodes(layout));
+  return placementOrder(chunkId, weightedNodes(layout));
 }
 
 /** Where a write goes under `layout`: its top `replication` alive nodes. */
@@ -116,6 +125,7 @@ export function writeTargetsIn(
     nodeId: n.nodeId,
     alive: isAlive(n.nodeId),
     weight: n.capacity,
+    zone: n.zone,
   }));
   return placeWrite(chunkId, members, replication);
 }

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import YAML from "yaml";
 import { z } from "zod";
+import { ZoneName } from "../cluster/layout.ts";
 import { DmfsError } from "../errors.ts";
 import { DEFAULT_RESERVE, type ReserveSetting } from "../store/disk-reserve.ts";
 
@@ -48,6 +49,8 @@ export interface ServerConfig {
   metricsAddr: string | undefined;
   /** Bytes this node offers, its placement weight; default: its disk's free space. */
   capacity: number | undefined;
+  /** The zone this server is in (a room, a site): the admin's next layout places copies across zones. */
+  zone: string | undefined;
   /** This server's free-space reserve, when it differs from `cluster.diskReserve`. */
   diskReserve: ReserveSetting | undefined;
 }
@@ -202,6 +205,11 @@ export function parseCapacity(text: string): number | undefined {
   return bytes >= 1 && Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
+/** A zone name as the config, `dmfs node --zone` and `add-node --zone` take it: 1-64 characters, no spaces. */
+export function parseZone(text: string): string | undefined {
+  return ZoneName.safeParse(text).data;
+}
+
 const capacitySchema = z.union([z.number(), z.string()]).transform((value, ctx): number => {
   const bytes = typeof value === "number" ? value : parseCapacity(value);
   if (bytes === undefined || !Number.isSafeInteger(bytes) || bytes < 1) {
@@ -227,13 +235,15 @@ const serverSchema = (base: string) =>
         .optional(),
       metricsAddr: listenAddrSchema.optional(),
       capacity: capacitySchema.optional(),
+      zone: ZoneName.optional(),
       diskReserve: reserveSchema.optional(),
     })
     .transform(
-      ({ listenAddr, root, nodes, bundle, metricsAddr, capacity, diskReserve }): ServerConfig => ({
+      ({ listenAddr, root, nodes, bundle, metricsAddr, capacity, zone, diskReserve }): ServerConfig => ({
         bundle,
         metricsAddr: metricsAddr && formatAddress(metricsAddr),
         capacity,
+        zone,
         diskReserve,
         listenAddr: formatAddress(listenAddr),
         host: listenAddr.host,

@@ -35,6 +35,7 @@ export interface GarbageCollectorOptions {
 export class GarbageCollector {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<GcPassResult> | undefined;
+  private stopped = false;
   /**
    * Chunks the last complete pass found unreferenced and older than the grace (deleted, or about to be):
    * repair does not push them. Young unreferenced chunks (uploads in progress) are still repaired.
@@ -56,8 +57,15 @@ export class GarbageCollector {
     this.timer.unref();
   }
 
+  /** Stops the timer; a pass under way deletes nothing more (see idle). */
   stop(): void {
     clearInterval(this.timer);
+    this.stopped = true;
+  }
+
+  /** Resolves when no pass is under way. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
   }
 
   /** True when the last pass found the chunk unreferenced and past the grace: not worth spreading. */
@@ -110,7 +118,7 @@ export class GarbageCollector {
       result.reclaimableBytes -= freed;
     };
     // A few deletes at once: each waits on the file system, not on the CPU.
-    for (let i = 0; i < expired.length; i += PARALLEL_DELETES) {
+    for (let i = 0; i < expired.length && !this.stopped; i += PARALLEL_DELETES) {
       await Promise.all(expired.slice(i, i + PARALLEL_DELETES).map(collect));
     }
     this.reclaimableBytes = result.reclaimableBytes;

@@ -86,6 +86,30 @@ export class NodeMetrics {
     );
     gauge(
       registers,
+      "misplaced_chunks",
+      "Copies held here that are not on one of their homes at the last repair scan, still to hand over (absent before one)",
+      () => status()?.repair?.misplaced ?? undefined,
+    );
+    gauge(
+      registers,
+      "repair_bytes_to_move",
+      "Bytes of copies this node still owes homes that lack them (absent before its first repair survey)",
+      () => status()?.repair?.bytesToMove ?? undefined,
+    );
+    counter(
+      registers,
+      "repair_moved_bytes_total",
+      "Bytes repair and rebalance pushed from this node to the homes of its chunks",
+      () => status()?.repair?.bytesMoved,
+    );
+    counter(
+      registers,
+      "repair_dropped_copies_total",
+      "Copies this node dropped because every home of the chunk held a verified copy",
+      () => status()?.repair?.copiesDropped,
+    );
+    gauge(
+      registers,
       "gc_reclaimable_bytes",
       "Bytes of chunks no live file referenced at the last complete garbage collection pass, not yet deleted",
       () => status()?.gc.reclaimableBytes ?? undefined,

@@ -1,13 +1,21 @@
-// A running node: the composition root that opens the node's disk state (id, database, chunk store),
-// starts the crypto pool, and runs the node actor with the real listener, peer links and request
-// handlers provided. `dmfs node` calls startNode; tests and `dmfs up` run it as a child process.
+// A running node: the composition root. It runs two actors with the real work provided: the store actor
+// (src/actors/store.ts), which opens the node's disk state (database, chunk store), runs the background
+// jobs and closes it all in order, and the node actor, with the real listener, peer links and request
+// handlers. `dmfs node` calls startNode; tests and `dmfs up` run it as a child process.
 import { mkdir } from "node:fs/promises";
 import type { TLSSocket } from "node:tls";
-import { type AnyActorRef, createActor, fromPromise } from "xstate";
+import { type AnyActorRef, createActor, fromPromise, toPromise, waitFor } from "xstate";
 import { createInboundServer } from "../actors/inbound.ts";
 import { createListener, listenError } from "../actors/listener.ts";
 import { type LinkRef, linkId, type Member, nodeMachine } from "../actors/node.ts";
 import { heartbeat, type LinkTiming, peerLinkMachine } from "../actors/peer-link.ts";
+import {
+  type BackgroundJob,
+  jobChildren,
+  type StoreEvent,
+  type StoreJobName,
+  storeMachine,
+} from "../actors/store.ts";
 import { loadNodeBundle } from "../cluster/cluster-dir.ts";
 import { FullPeers } from "../cluster/full-peers.ts";
 import { HybridClock } from "../cluster/hlc.ts";
@@ -67,6 +75,8 @@ export interface NodeOptions {
   metricsAddr?: string;
   /** Bytes this node offers (its weight in the next layout); default: its disk's free space. */
   capacity?: number;
+  /** The zone this node is in (a room, a site); the admin puts it in the next layout. */
+  zone?: string;
   /** Time between periodic repair scans (default 30 s). */
   repairIntervalMs?: number;
   /** Free space kept on the root's disk; below it the node takes no new chunk copies (default 5%). */
@@ -128,30 +138,76 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const identity = await loadNodeBundle(opts.bundleDir);
   await mkdir(opts.root, { recursive: true });
   const nodeId = loadOrCreateNodeId(opts.root, readIssuedNodeId(opts.bundleDir));
-  const db = NodeDatabase.open(opts.root);
-  const catalog = new Catalog(db);
-  const catalogWrites = new CatalogGroupCommit(catalog);
-  const memberTable = new MemberTable(db);
   const pool = new CryptoPool({ threads: opts.threads });
   const log = logger.child({ nodeId: nodeId.slice(0, 8) });
-  const reserve = DiskReserve.forDirectory(opts.root, {
-    reserve: opts.diskReserve ?? DEFAULT_RESERVE,
-    copyBytes: opts.chunkSize + CHUNK_OVERHEAD_BYTES,
-    onChange: (full, figures) =>
-      full
-        ? log.warn(figures, "disk below its free-space reserve: this node takes no new chunk copies")
-        : log.info(figures, "disk above its free-space reserve again: this node takes new chunk copies"),
-  });
-  await reserve.refresh();
+
+  // The disk state, opened by the store actor; assigned once it leaves `opening`.
+  let db!: NodeDatabase;
+  let catalog!: Catalog;
+  let store!: ChunkStore;
+  let reserve!: DiskReserve;
+  // Peers keep talking while a node shuts down: events after the store closed are dropped quietly.
+  const toStore = (event: StoreEvent) => {
+    if (storeActor.getSnapshot().status === "active") storeActor.send(event);
+  };
+  const storeActor = createActor(
+    storeMachine.provide({
+      actors: {
+        open: fromPromise(async () => {
+          db = NodeDatabase.open(opts.root);
+          catalog = new Catalog(db);
+          reserve = DiskReserve.forDirectory(opts.root, {
+            reserve: opts.diskReserve ?? DEFAULT_RESERVE,
+            copyBytes: opts.chunkSize + CHUNK_OVERHEAD_BYTES,
+            onChange: (full, figures) => {
+              if (full)
+                log.warn(figures, "disk below its free-space reserve: this node takes no new chunk copies");
+              else
+                log.info(
+                  figures,
+                  "disk above its free-space reserve again: this node takes new chunk copies",
+                );
+              toStore({ type: full ? "disk.full" : "disk.room" });
+            },
+          });
+          await reserve.refresh();
+          // The store's own verification copies, because the pool takes the buffer it hashes; hot paths
+          // hash in the pool themselves and hand the store verified bytes.
+          store = await ChunkStore.open(opts.root, {
+            hash: async (bytes) => (await pool.hash(bytes.slice())).id,
+            reserve,
+          });
+        }),
+        job: jobChildren(() => jobs),
+        close: fromPromise(async () => {
+          await Promise.all([repair.idle(), gc.idle(), scrub.idle()]);
+          // The mesh goes before the database, so no request reaches a closed one.
+          actor.stop();
+          rejections.stop();
+          await pool.destroy();
+          db?.close();
+        }),
+      },
+      actions: {
+        announce: (_, { what }) =>
+          what === "leaving"
+            ? log.warn({}, "the newest layout does not name this node: handing its copies to their homes")
+            : log.info({}, "the newest layout names this node: it takes its share of copies"),
+      },
+    }),
+    { input: {} },
+  );
+  storeActor.start();
+  const opened = await waitFor(storeActor, (s) => !s.matches("opening"));
+  if (opened.status === "done") {
+    await pool.destroy();
+    throw opened.output?.error ?? new Error("the node's store could not be opened");
+  }
+  const catalogWrites = new CatalogGroupCommit(catalog);
+  const memberTable = new MemberTable(db);
   // Asked on the first status snapshot, not at start: loading a backend in the threads right away
   // competes with the node's own start-up for the CPU.
   let blake3Backend: Promise<Blake3Backend> | undefined;
-  // The store's own verification copies, because the pool takes the buffer it hashes; hot paths hash in
-  // the pool themselves and hand the store verified bytes.
-  const store = await ChunkStore.open(opts.root, {
-    hash: async (bytes) => (await pool.hash(bytes.slice())).id,
-    reserve,
-  });
   const counters: ConnectionCounters = { bytesIn: 0, bytesOut: 0, framesRejected: {} };
   const maxFrameBytes = maxFrameBytesFor(opts.chunkSize);
   const hello: Hello = {
@@ -213,6 +269,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     counters,
     activity,
     underReplicated: () => repair.underReplicated,
+    repair: () => repair.progress(),
     reserve,
     gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
   });
@@ -232,7 +289,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const clock = new HybridClock(wallClock, catalog.latestHlc());
   const peerClocks = new PeerClocks(wallClock);
   // A peer with room again may be a home that missed copies while full: repair now, not in 30 s.
-  const fullPeers = new FullPeers(() => repair.trigger());
+  const fullPeers = new FullPeers(() => toStore({ type: "repair.now" }));
   const fullNodes = {
     isFull: (id: string) => (id === nodeId ? reserve.full : fullPeers.isFull(id)),
     refused: (id: string) => {
@@ -301,6 +358,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     revocations,
     layout,
     capacity: async () => opts.capacity ?? Math.max(1, (await store.stats()).diskFree),
+    zone: opts.zone,
     name: certificateName(identity.cert),
     repairState: () => ({ misplaced: repair.misplaced, underReplicated: repair.underReplicated }),
     log,
@@ -356,7 +414,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       peerArrived: (_, member: Member) => {
         setImmediate(() => {
           void antiEntropy.syncWith(member.nodeId);
-          repair.trigger();
+          toStore({ type: "repair.now" });
         });
       },
       gossip: ({ context, self }) => gossip(context.members, self.getSnapshot().children),
@@ -379,9 +437,37 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     gossip(snapshot.context.members, snapshot.children);
   };
   revocations.onRevoked = gossipNow;
+  const inLayout = () => layout.current().nodes.some((n) => n.nodeId === nodeId);
   layout.onChanged = () => {
     gossipNow();
-    repair.trigger();
+    toStore({ type: "layout.changed", member: inLayout() });
+    toStore({ type: "repair.now" });
+  };
+  toStore({ type: "layout.changed", member: inLayout() });
+  const jobs: Record<StoreJobName, BackgroundJob> = {
+    diskWatch: every(DISK_CHECK_INTERVAL_MS, () =>
+      reserve
+        .refresh()
+        .catch((err: Error) => log.warn({ err: err.message }, "could not read the disk's free space")),
+    ),
+    status,
+    antiEntropy: {
+      start: () => antiEntropy.start(),
+      stop: () => antiEntropy.stop(),
+      run: () => antiEntropy.syncAll(),
+    },
+    repair: {
+      start: () => repair.start(opts.repairIntervalMs),
+      stop: () => repair.stop(),
+      run: () => repair.trigger(),
+    },
+    scrub: { start: () => scrub.start(), stop: () => scrub.stop(), run: () => void scrub.run() },
+    gc: {
+      start: () => gc.start(opts.gcIntervalMs),
+      stop: () => gc.stop(),
+      run: () =>
+        void gc.run().catch((err: Error) => log.warn({ err: err.message }, "garbage collection failed")),
+    },
   };
   actor.start();
 
@@ -390,23 +476,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     await ready;
     if (metrics && opts.metricsAddr) metricsServer = await serveMetrics(opts.metricsAddr, metrics, log);
   } catch (err) {
-    actor.stop();
-    rejections.stop();
-    await pool.destroy();
-    db.close();
+    storeActor.send({ type: "store.close" });
+    await toPromise(storeActor);
     throw err;
   }
-  status.start();
-  const diskCheck = setInterval(() => {
-    reserve
-      .refresh()
-      .catch((err: Error) => log.warn({ err: err.message }, "could not read the disk's free space"));
-  }, DISK_CHECK_INTERVAL_MS);
-  diskCheck.unref();
-  antiEntropy.start();
-  repair.start(opts.repairIntervalMs);
-  scrub.start();
-  gc.start(opts.gcIntervalMs);
+  storeActor.send({ type: "store.serve" });
   log.info(
     {
       listenAddr,
@@ -422,16 +496,22 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     listenAddr,
     async stop() {
       await metricsServer?.close();
-      status.stop();
-      clearInterval(diskCheck);
-      antiEntropy.stop();
-      repair.stop();
-      scrub.stop();
-      gc.stop();
-      actor.stop();
-      rejections.stop();
-      await pool.destroy();
-      db.close();
+      storeActor.send({ type: "store.close" });
+      const closed = await toPromise(storeActor);
+      if (closed.error) log.warn({ err: closed.error.message }, "the node's store did not close cleanly");
     },
+  };
+}
+
+/** A job that runs `tick` every `ms`. */
+function every(ms: number, tick: () => unknown): BackgroundJob {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    start() {
+      timer = setInterval(tick, ms);
+      timer.unref();
+    },
+    stop: () => clearInterval(timer),
+    run: () => void tick(),
   };
 }

@@ -4,9 +4,12 @@
 // held here that is not on a home (a stand-in's, or one left by a layout change) is dropped once every
 // home has re-hashed its own copy and found it good. Chunks garbage collection condemned are not pushed,
 // nor copies to a home whose disk is full (they go once its heartbeat says it has room again).
+// A scan first only asks (a survey), so it knows the bytes it owes the homes before it moves any: that,
+// less what it has pushed since, is the "bytes left to move" status shows, with an ETA at the rate it
+// moves them. A survey that finds nothing to push or drop is the whole scan.
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
-import { BytePacer } from "./byte-pacer.ts";
+import { BytePacer, type Clock } from "./byte-pacer.ts";
 import type { Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
@@ -16,7 +19,7 @@ const BATCH = 512;
 
 export interface RepairOptions {
   mesh: MeshView;
-  store: Pick<ChunkStore, "list" | "getUnverified" | "quarantine" | "delete">;
+  store: Pick<ChunkStore, "list" | "getUnverified" | "quarantine" | "delete" | "info">;
   pool: Pick<CryptoPool, "hash">;
   placement: Placement;
   log: Logger;
@@ -28,12 +31,46 @@ export interface RepairOptions {
   fullNodes?: { isFull(nodeId: string): boolean };
   /** The most bytes per second repair pushes (config cluster.rebalanceMBps); 0 or absent: no limit. */
   bytesPerSecond?: number;
+  /** The clock of the pacer and of the measured rate (a fake in unit tests). */
+  clock?: Clock;
 }
+
+/** What repair has left to do here and how fast it goes, for status, the monitor and metrics. */
+export interface RepairProgress {
+  /** Copies held here off their homes at the last scan (still to hand over); null before one. */
+  misplaced: number | null;
+  /** Bytes of copies this node still owes homes that lack them (null before the first survey). */
+  bytesToMove: number | null;
+  /** Bytes repair pushed to other nodes since start. */
+  bytesMoved: number;
+  /** Copies dropped here since start because every home held the chunk. */
+  copiesDropped: number;
+  /** The rate copies go out at: measured during the pass under way, else the paced limit; null: unknown. */
+  bytesPerSecond: number | null;
+  /** Seconds until `bytesToMove` is moved at that rate; null when unknown (no rate, or nothing is moving). */
+  etaSeconds: number | null;
+}
+
+interface BatchResult {
+  under: number;
+  lacking: number;
+  /** Copies homes lacked that this node could send (the home connected and with room). */
+  owed: number;
+  owedBytes: number;
+  pushed: number;
+  pushedBytes: number;
+  dropped: number;
+  misplaced: number;
+}
+
+/** A measured rate needs this much time behind it before it replaces the paced one. */
+const RATE_SAMPLE_MS = 1_000;
 
 export class Repair {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private stopped = false;
   /**
    * Chunks held here whose homes lacked a copy at the end of the last scan, each counted only by its
    * highest-ranked holder the scan heard of (a home above this node that holds it counts it instead),
@@ -45,10 +82,40 @@ export class Repair {
   /** Copies held here off their homes after the last scan (still to hand over); null before one. */
   misplaced: number | null = null;
 
+  /** Bytes of copies still owed to homes: the survey's figure less what was pushed since; null before one. */
+  private owedBytes: number | null = null;
+  private movedBytes = 0;
+  /** The pass that pushes: when it began and what it has pushed, for the measured rate. */
+  private pushing: { since: number; bytes: number } | undefined;
+
   private readonly pacer: BytePacer;
+  private readonly now: () => number;
 
   constructor(private readonly o: RepairOptions) {
-    this.pacer = new BytePacer(o.bytesPerSecond ?? 0);
+    this.pacer = new BytePacer(o.bytesPerSecond ?? 0, o.clock);
+    this.now = o.clock ? () => (o.clock as Clock).now() : Date.now;
+  }
+
+  progress(): RepairProgress {
+    const paced = (this.o.bytesPerSecond ?? 0) > 0 ? (this.o.bytesPerSecond as number) : null;
+    const elapsed = this.pushing ? this.now() - this.pushing.since : 0;
+    const measured =
+      this.pushing && elapsed >= RATE_SAMPLE_MS && this.pushing.bytes > 0
+        ? (this.pushing.bytes * 1000) / elapsed
+        : null;
+    const rate = measured ?? paced;
+    const left = this.owedBytes;
+    let eta: number | null = null;
+    if (left === 0) eta = 0;
+    else if (left !== null && rate !== null && this.pushing) eta = Math.ceil(left / rate);
+    return {
+      misplaced: this.misplaced,
+      bytesToMove: left,
+      bytesMoved: this.movedBytes,
+      copiesDropped: this.dropped,
+      bytesPerSecond: rate === null ? null : Math.round(rate),
+      etaSeconds: eta,
+    };
   }
 
   start(intervalMs = REPAIR_INTERVAL_MS): void {
@@ -56,12 +123,15 @@ export class Repair {
     this.timer.unref();
   }
 
+  /** Stops the timer; a scan under way ends at its next batch (see idle). */
   stop(): void {
     clearInterval(this.timer);
+    this.stopped = true;
   }
 
   /** Starts a scan, or schedules one more right after the scan under way. */
   trigger(): void {
+    if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
@@ -83,29 +153,23 @@ export class Repair {
   }
 
   private async scan(): Promise<void> {
-    let under = 0;
-    let lacking = 0;
-    let pushed = 0;
-    let dropped = 0;
-    let misplaced = 0;
-    let batch: string[] = [];
-    const flush = async () => {
-      const result = await this.repairBatch(batch);
-      under += result.under;
-      lacking += result.lacking;
-      pushed += result.pushed;
-      dropped += result.dropped;
-      misplaced += result.misplaced - result.dropped;
-      batch = [];
-    };
-    for await (const id of this.o.store.list()) {
-      if (this.o.skip?.(id)) continue;
-      batch.push(id);
-      if (batch.length >= BATCH) await flush();
+    let result = await this.pass(false);
+    if (this.stopped) return; // a partial scan's counts would mislead
+    this.owedBytes = result.owedBytes;
+    this.misplaced = result.misplaced;
+    if (result.owed > 0 || result.misplaced > 0) {
+      this.pushing = { since: this.now(), bytes: 0 };
+      try {
+        result = await this.pass(true);
+        if (this.stopped) return;
+      } finally {
+        this.pushing = undefined;
+      }
+      this.owedBytes = Math.max(0, result.owedBytes - result.pushedBytes);
     }
-    if (batch.length > 0) await flush();
+    const { under, lacking, pushed, dropped } = result;
     this.underReplicated = under;
-    this.misplaced = misplaced;
+    this.misplaced = result.misplaced - dropped;
     this.dropped += dropped;
     if (pushed > 0 || dropped > 0) {
       this.o.log.info({ pushed, dropped, underReplicated: under }, "repair moved copies to their homes");
@@ -117,9 +181,35 @@ export class Repair {
     if (pushed > 0 || dropped > 0) this.again = true;
   }
 
-  private async repairBatch(
-    ids: string[],
-  ): Promise<{ under: number; lacking: number; pushed: number; dropped: number; misplaced: number }> {
+  /** One pass over every chunk held here; without `act` it only asks the homes (the survey). */
+  private async pass(act: boolean): Promise<BatchResult> {
+    const total: BatchResult = {
+      under: 0,
+      lacking: 0,
+      owed: 0,
+      owedBytes: 0,
+      pushed: 0,
+      pushedBytes: 0,
+      dropped: 0,
+      misplaced: 0,
+    };
+    let batch: string[] = [];
+    const flush = async () => {
+      const result = await this.repairBatch(batch, act);
+      for (const key of Object.keys(total) as (keyof BatchResult)[]) total[key] += result[key];
+      batch = [];
+    };
+    for await (const id of this.o.store.list()) {
+      if (this.stopped) return total; // the scan drops a stopped pass's counts
+      if (this.o.skip?.(id)) continue;
+      batch.push(id);
+      if (batch.length >= BATCH) await flush();
+    }
+    if (batch.length > 0) await flush();
+    return total;
+  }
+
+  private async repairBatch(ids: string[], act: boolean): Promise<BatchResult> {
     const { mesh, store, pool, placement } = this.o;
     const wanted = new Map<string, string[]>(); // peer -> chunk ids it should hold
     const misplaced: string[] = []; // held here, this node not a home
@@ -135,6 +225,9 @@ export class Repair {
     /** Per chunk, the homes that said they hold it. */
     const heldBy = new Map<string, Set<string>>();
     let pushed = 0;
+    let pushedBytes = 0;
+    let owed = 0;
+    let owedBytes = 0;
     for (const [peer, chunkIds] of wanted) {
       const conn = mesh.connection(peer);
       if (!conn) {
@@ -155,6 +248,12 @@ export class Repair {
           lacking.add(id);
           continue;
         }
+        owed++;
+        if (!act) {
+          owedBytes += (await store.info(id).catch(() => undefined))?.size ?? 0;
+          lacking.add(id);
+          continue;
+        }
         try {
           const { id: actual, bytes } = await pool.hash(await store.getUnverified(id));
           if (actual !== id) {
@@ -162,9 +261,14 @@ export class Repair {
             lacking.add(id);
             continue; // never spread a corrupt copy; another holder repairs this chunk
           }
+          owedBytes += bytes.length;
           await this.pacer.take(bytes.length);
           await conn.request({ t: "chunk.put", chunkId: id, data: bytes });
           pushed++;
+          pushedBytes += bytes.length;
+          this.movedBytes += bytes.length;
+          if (this.pushing) this.pushing.bytes += bytes.length;
+          if (this.owedBytes !== null) this.owedBytes = Math.max(0, this.owedBytes - bytes.length);
         } catch {
           lacking.add(id);
         }
@@ -178,10 +282,20 @@ export class Repair {
     });
     // A copy off its homes is surplus once every home has re-hashed its own copy and found it good.
     let dropped = 0;
-    for (const id of await this.verifiedOnEveryHome(misplaced.filter((id) => !lacking.has(id)))) {
+    const droppable = act ? misplaced.filter((id) => !lacking.has(id)) : [];
+    for (const id of await this.verifiedOnEveryHome(droppable)) {
       if (await store.delete(id).catch(() => false)) dropped++;
     }
-    return { under: countedHere.length, lacking: lacking.size, pushed, dropped, misplaced: misplaced.length };
+    return {
+      under: countedHere.length,
+      lacking: lacking.size,
+      owed,
+      owedBytes,
+      pushed,
+      pushedBytes,
+      dropped,
+      misplaced: misplaced.length,
+    };
   }
 
   /** The chunks of `ids` that every one of their homes holds a verified copy of (`chunk.has` with verify). */

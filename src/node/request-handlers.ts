@@ -35,6 +35,8 @@ export interface NodeServices {
   layout: LayoutKeeper;
   /** The bytes this node offers, told to the admin for the next layout. */
   capacity: () => Promise<number>;
+  /** The zone this node's config names (a room, a site), told to the admin for the next layout. */
+  zone?: string;
   /** This node's certificate name. */
   name: string;
   /** What the last repair scan found still to move. */
@@ -80,6 +82,7 @@ function createHandler(services: NodeServices): RequestHandler {
     revocations,
     layout,
     capacity,
+    zone,
     name,
     repairState,
     log,
@@ -132,6 +135,7 @@ function createHandler(services: NodeServices): RequestHandler {
           layout: layout.signedBytes() ?? null,
           changing: layout.changing(),
           capacity: await capacity(),
+          ...(zone === undefined ? {} : { zone }),
           name,
           ...repairState(),
         };

@@ -10,6 +10,7 @@ export const SCRUB_INTERVAL_MS = 10 * 60_000;
 export class Scrub {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly store: ChunkStore,
@@ -22,8 +23,15 @@ export class Scrub {
     this.timer.unref();
   }
 
+  /** Stops the timer; a pass under way ends at its next chunk (see idle). */
   stop(): void {
     clearInterval(this.timer);
+    this.stopped = true;
+  }
+
+  /** Resolves when no pass is under way. */
+  async idle(): Promise<void> {
+    await this.running;
   }
 
   /** One pass over the store (or the pass under way); resolves to how many copies were quarantined. */
@@ -37,6 +45,7 @@ export class Scrub {
   private async pass(): Promise<number> {
     let quarantined = 0;
     for await (const id of this.store.list()) {
+      if (this.stopped) break;
       try {
         const { id: actual } = await this.pool.hash(await this.store.getUnverified(id));
         if (actual === id) continue;

@@ -7,6 +7,7 @@ import type { NodeStatus } from "../protocol/messages.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { DiskReserve } from "../store/disk-reserve.ts";
+import type { RepairProgress } from "./repair.ts";
 
 export const STATUS_INTERVAL_MS = 1_000;
 
@@ -29,6 +30,8 @@ export interface StatusSources {
   counters: ConnectionCounters;
   activity: Activity;
   underReplicated: () => number | null;
+  /** What repair has left to move, and how fast. */
+  repair?: () => RepairProgress;
   /** The disk's free-space reserve: whether the node is below it, and how large it is. */
   reserve?: DiskReserve;
   gc: () => NodeStatus["gc"];
@@ -65,6 +68,7 @@ export class StatusPublisher {
       catalog: this.sources.catalog.counts(),
       activity: { ...this.sources.activity },
       underReplicated: this.sources.underReplicated(),
+      ...(this.sources.repair ? { repair: this.sources.repair() } : {}),
       gc: this.sources.gc(),
     };
   }

@@ -4,6 +4,7 @@
 // frame size bounds the rest, so senders of long lists must also split them to fit one frame.
 
 import { z } from "zod";
+import { ZoneName } from "../cluster/layout.ts";
 import { DmfsError, type ErrorCode, ErrorCodes } from "../errors.ts";
 
 /** The protocol version a node speaks; hello carries it and a mismatch closes the link. */
@@ -144,6 +145,21 @@ export const NodeStatus = z.strictObject({
   }),
   /** Chunks held here with fewer than R copies on their homes at the last repair scan; null before one. */
   underReplicated: uint().nullable(),
+  /**
+   * What repair has left to move here (src/node/repair.ts `RepairProgress`): copies off their homes,
+   * bytes still owed to homes that lack them, bytes moved and copies dropped since start, the rate and
+   * an ETA. Optional: nodes built before 2026-11-25 do not send it.
+   */
+  repair: z
+    .strictObject({
+      misplaced: uint().nullable(),
+      bytesToMove: uint().nullable(),
+      bytesMoved: uint(),
+      copiesDropped: uint(),
+      bytesPerSecond: uint().nullable(),
+      etaSeconds: uint().nullable(),
+    })
+    .optional(),
   /**
    * Garbage collection: bytes of stored chunks no live manifest referenced at the last complete pass and
    * not yet deleted (null before one), and bytes deleted since the node started.
@@ -470,6 +486,8 @@ export const LayoutReply = z.strictObject({
   layout: bytes(MAX_SIGNED_LAYOUT_BYTES).nullable(),
   changing: z.boolean(),
   capacity: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  /** The zone the node's config names, if any (absent rather than null, so older clients still parse it). */
+  zone: ZoneName.optional(),
   /** The name in the node's certificate (node-3). */
   name: z.string().min(1).max(64),
   /** At the node's last repair scan: copies it holds off their homes, and chunks whose homes lack one. */

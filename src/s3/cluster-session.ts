@@ -29,7 +29,10 @@ export class ClusterSession {
 
   close(): void {
     void this.#current?.then(
-      (link) => link.gateway.close(),
+      (link) => {
+        link.files.close();
+        link.gateway.close();
+      },
       () => undefined,
     );
     this.#current = undefined;
@@ -40,6 +43,7 @@ export class ClusterSession {
     if (pending) {
       const link = await pending.catch(() => undefined);
       if (link && !link.gateway.closed) return link;
+      link?.files.close(); // its direct read connections
       // Only the first caller to see the dead link replaces it; the others share the new one.
       if (this.#current !== pending) return this.link();
     }

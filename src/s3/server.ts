@@ -8,6 +8,8 @@ import { evaluateConditions } from "./conditions.ts";
 import { type ConfigurationRead, configurationRead, OWNER } from "./configuration-reads.ts";
 import { decodeContinuationToken, encodeContinuationToken, type ListPosition } from "./continuation-token.ts";
 import type { ListPage } from "./listing.ts";
+import type { MultipartUploads } from "./multipart.ts";
+import { routeMultipart } from "./multipart-routes.ts";
 import { parseRange } from "./range.ts";
 import { contentMd5Check, readSmallBody, requestBody } from "./request-body.ts";
 import { S3Error, toS3Error } from "./s3-error.ts";
@@ -26,8 +28,6 @@ const UNSUPPORTED = [
   "lifecycle",
   "policy",
   "tagging",
-  "uploads",
-  "uploadId",
   "website",
   "encryption",
   "object-lock",
@@ -48,6 +48,7 @@ const UNSUPPORTED = [
 
 export interface S3GatewayOptions {
   store: S3Store;
+  uploads: MultipartUploads;
   secretOf: SecretLookup;
   maxRequests?: number;
   /** The clock requests are checked against (tests move it). */
@@ -139,6 +140,8 @@ export class S3Gateway {
         `The ${unsupported} sub-resource is not implemented by this gateway yet`,
       );
     const store = this.options.store;
+    if (bucket !== undefined && (r.query.has("uploads") || r.query.has("uploadId")))
+      return routeMultipart(req, res, r, auth, bucket, key, this.options.uploads);
     if (bucket === undefined) {
       if (method !== "GET") throw notAllowed(method);
       const buckets = await store.listBuckets();
@@ -202,6 +205,10 @@ export class S3Gateway {
       }
       case "HEAD":
       case "GET": {
+        // The parts of a multipart object are not kept apart: answering with the whole object would
+        // hand a client asking for one part the wrong bytes.
+        if (r.query.has("partNumber"))
+          throw new S3Error("NotImplemented", "GET and HEAD of one part (partNumber) are not implemented");
         const info = await store.headObject(bucket, key);
         const outcome = evaluateConditions(req.headers, info);
         if (outcome === "precondition-failed") {
@@ -346,22 +353,7 @@ export class S3Gateway {
     auth: Authenticated,
   ): Promise<void> {
     await readSmallBody(req, auth.payload, 0);
-    if (copySource.includes("?")) {
-      throw new S3Error(
-        "NotImplemented",
-        "copying a version (x-amz-copy-source with ?versionId) is not supported",
-      );
-    }
-    const source = splitPath(copySource.startsWith("/") ? copySource : `/${copySource}`);
-    if (source.bucket === undefined || source.key === undefined) {
-      throw new S3Error(
-        "InvalidArgument",
-        "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-        {
-          ArgumentName: "x-amz-copy-source",
-        },
-      );
-    }
+    const source = copySourceOf(copySource);
     const directive = header(req, "x-amz-metadata-directive") ?? "COPY";
     if (directive !== "COPY" && directive !== "REPLACE") {
       throw new S3Error("InvalidArgument", "Unknown metadata directive.", {
@@ -372,11 +364,7 @@ export class S3Gateway {
       directive === "REPLACE"
         ? { contentType: header(req, "content-type"), userMeta: userMetaOf(req) }
         : undefined;
-    const copied = await this.options.store.copyObject(
-      { bucket: source.bucket, key: source.key },
-      { bucket, key },
-      replace,
-    );
+    const copied = await this.options.store.copyObject(source, { bucket, key }, replace);
     sendXml(
       res,
       200,
@@ -443,13 +431,13 @@ export class S3Gateway {
   }
 }
 
-function sendXml(res: ServerResponse, status: number, xml: string): void {
+export function sendXml(res: ServerResponse, status: number, xml: string): void {
   const body = Buffer.from(xml);
   res.writeHead(status, { "Content-Type": "application/xml", "Content-Length": body.length });
   res.end(body);
 }
 
-function sendEmpty(res: ServerResponse, status: number, length = 0): void {
+export function sendEmpty(res: ServerResponse, status: number, length = 0): void {
   res.writeHead(status, { "Content-Length": length });
   res.end();
 }
@@ -462,7 +450,7 @@ function setObjectHeaders(res: ServerResponse, info: ObjectInfo): void {
   for (const [name, value] of Object.entries(info.userMeta)) res.setHeader(`x-amz-meta-${name}`, value);
 }
 
-function userMetaOf(req: IncomingMessage): Record<string, string> {
+export function userMetaOf(req: IncomingMessage): Record<string, string> {
   const meta: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.startsWith("x-amz-meta-") && value !== undefined)
@@ -471,9 +459,30 @@ function userMetaOf(req: IncomingMessage): Record<string, string> {
   return meta;
 }
 
-function header(req: IncomingMessage, name: string): string | undefined {
+export function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(",") : value;
+}
+
+/** x-amz-copy-source: `bucket/key` or `/bucket/key`, percent-encoded. */
+export function copySourceOf(copySource: string): { bucket: string; key: string } {
+  if (copySource.includes("?")) {
+    throw new S3Error(
+      "NotImplemented",
+      "copying a version (x-amz-copy-source with ?versionId) is not supported",
+    );
+  }
+  const source = splitPath(copySource.startsWith("/") ? copySource : `/${copySource}`);
+  if (source.bucket === undefined || source.key === undefined) {
+    throw new S3Error(
+      "InvalidArgument",
+      "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+      {
+        ArgumentName: "x-amz-copy-source",
+      },
+    );
+  }
+  return { bucket: source.bucket, key: source.key };
 }
 
 /** Path-style addressing: `/bucket` and `/bucket/key...`, the key percent-decoded. */
@@ -512,7 +521,7 @@ function encodeKey(key: string): string {
   return encodeURIComponent(key).replace(/%2F/g, "/");
 }
 
-function notAllowed(method: string): S3Error {
+export function notAllowed(method: string): S3Error {
   return new S3Error(
     "MethodNotAllowed",
     `The specified method ${method} is not allowed against this resource.`,

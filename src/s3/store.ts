@@ -1,7 +1,6 @@
 // The S3 gateway's one view of the cluster: buckets and objects over the FileClient. A bucket is a
 // top-level folder, an object's key the rest of its path, so `dmfs ls` and S3 see the same files.
 // Everything the gateway asks of the cluster goes through here.
-import { createHash } from "node:crypto";
 import { PassThrough, Writable } from "node:stream";
 import type { FileClient } from "../client/file-client.ts";
 import { pathProblem } from "../crypto/catalog-crypto.ts";
@@ -9,6 +8,7 @@ import { isDmfsError } from "../errors.ts";
 import { isBucketName } from "./bucket-name.ts";
 import type { ClusterFile, ListFiles } from "./cluster-listing.ts";
 import { compareKeys, type ListPage, type ListQuery, listPage } from "./listing.ts";
+import { md5Checked } from "./md5-body.ts";
 import {
   bucketMarkerPath,
   DEFAULT_CONTENT_TYPE,
@@ -121,26 +121,25 @@ export class S3Store {
   ): Promise<{ etag: string }> {
     const path = objectPath(bucket, key);
     await this.requireBucket(bucket);
-    const md5 = createHash("md5");
-    async function* hashed() {
-      for await (const piece of body) {
-        md5.update(piece);
-        yield piece;
-      }
-    }
     // The MD5 is known once the body ended, and checked before the upload sees that end: an object
     // whose bytes fail the check is never committed.
-    let etag = "";
-    async function* checked() {
-      yield* hashed();
-      const digest = md5.digest();
-      options.checkBody?.(digest);
-      etag = digest.toString("hex");
-    }
-    const result = await (await this.files()).upload(checked(), path, Date.now());
+    const hashed = md5Checked(body, options.checkBody);
+    const result = await (await this.files()).upload(hashed.bytes, path, Date.now());
+    const etag = hashed.md5().toString("hex");
+    await this.writeSidecar(path, result.key, etag, options);
+    return { etag };
+  }
+
+  /** Writes the sidecar of the object at `path` (after the object's own commit). */
+  async writeSidecar(
+    path: string,
+    fileKey: string,
+    etag: string,
+    options: { contentType: string | undefined; userMeta: Record<string, string> },
+  ): Promise<void> {
     const sidecar: ObjectSidecar = {
       v: 1,
-      fileKey: result.key,
+      fileKey,
       etag,
       contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
       userMeta: options.userMeta,
@@ -149,8 +148,44 @@ export class S3Store {
     if (bytes.length > MAX_SIDECAR_BYTES) {
       throw new S3Error("InvalidArgument", "the object's metadata is larger than 16 KiB");
     }
-    await (await this.files()).upload(oneBuffer(bytes), sidecarPath(path), Date.now());
-    return { etag };
+    await this.writeSmallFile(sidecarPath(path), bytes);
+  }
+
+  /** Stores `bytes` as the file at `path` (the gateway's own small files under `.s3/`). */
+  async writeSmallFile(path: string, bytes: Buffer): Promise<void> {
+    await (await this.files()).upload(oneBuffer(bytes), path, Date.now());
+  }
+
+  /**
+   * The bytes of the file at `path`, or undefined when there is none or it is larger than `limit` (then it
+   * is not one of the gateway's small files).
+   */
+  async readSmallFile(path: string, limit: number): Promise<Buffer | undefined> {
+    const pieces: Buffer[] = [];
+    let total = 0;
+    const out = new Writable({
+      write(piece: Buffer, _encoding, done) {
+        total += piece.length;
+        if (total <= limit) pieces.push(Buffer.from(piece));
+        done();
+      },
+    });
+    try {
+      await (await this.files()).read(path, out);
+    } catch (err) {
+      if (isDmfsError(err, "E_NOT_FOUND")) return undefined;
+      throw err;
+    }
+    return total > limit ? undefined : Buffer.concat(pieces);
+  }
+
+  /** Deletes the file at `path`; one already gone is no error. */
+  async deleteFile(path: string): Promise<void> {
+    try {
+      await (await this.files()).delete(path);
+    } catch (err) {
+      if (!isDmfsError(err, "E_NOT_FOUND")) throw err;
+    }
   }
 
   /**
@@ -290,22 +325,8 @@ export class S3Store {
   }
 
   private async readSidecar(path: string): Promise<ObjectSidecar | undefined> {
-    const pieces: Buffer[] = [];
-    let total = 0;
-    const out = new Writable({
-      write(piece: Buffer, _encoding, done) {
-        total += piece.length;
-        if (total <= MAX_SIDECAR_BYTES) pieces.push(Buffer.from(piece));
-        done();
-      },
-    });
-    try {
-      await (await this.files()).read(sidecarPath(path), out);
-    } catch (err) {
-      if (isDmfsError(err, "E_NOT_FOUND")) return undefined;
-      throw err;
-    }
-    return total > MAX_SIDECAR_BYTES ? undefined : decodeSidecar(Buffer.concat(pieces));
+    const bytes = await this.readSmallFile(sidecarPath(path), MAX_SIDECAR_BYTES);
+    return bytes && decodeSidecar(bytes);
   }
 }
 

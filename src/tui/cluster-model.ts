@@ -1,6 +1,7 @@
 // What `dmfs monitor` shows, as a pure fold of the status snapshots it receives: the gateway's view of
 // the members, each member's own figures, cluster throughput and an event log. No I/O and no clock here:
 // callers pass `now`, so every step can be replayed in a test.
+import { type RepairSummary, summarizeRepair } from "../cluster/repair-summary.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
 import { addTraffic, type ThroughputHistory } from "./throughput-history.ts";
 
@@ -20,6 +21,8 @@ export interface NodeFigures {
   catalog: NodeStatus["catalog"];
   activity: NodeStatus["activity"];
   underReplicated: number | null;
+  /** What its repair has left to move (absent from nodes built before 2026-11-25). */
+  repair: NodeStatus["repair"];
   blake3Backend: NodeStatus["blake3Backend"];
   /** Bytes per second since the previous report; null until there are two reports from one run. */
   inRate: number | null;
@@ -79,6 +82,8 @@ export interface ClusterSummary {
   bytesStored: number | null;
   /** Sum over the nodes that are not down and have run a repair scan; null while none has. */
   underReplicated: number | null;
+  /** Over the nodes that are not down and reported: copies off their homes, bytes left, the slowest ETA. */
+  repair: RepairSummary;
 }
 
 export function emptyModel(now: number): ClusterModel {
@@ -196,6 +201,7 @@ export function applyNodeStatus(model: ClusterModel, status: NodeStatus, now: nu
     catalog: status.catalog,
     activity: status.activity,
     underReplicated: status.underReplicated,
+    repair: status.repair,
     blake3Backend: status.blake3Backend,
     inRate,
     outRate,
@@ -213,6 +219,10 @@ export function summarize(model: ClusterModel): ClusterSummary {
     total: model.nodes.length,
     bytesStored: reported.length === 0 ? null : reported.reduce((sum, f) => sum + f.store.bytes, 0),
     underReplicated: scanned.length === 0 ? null : scanned.reduce((sum, u) => sum + u, 0),
+    repair:
+      reported.length === 0
+        ? { misplaced: null, bytesToMove: null, etaSeconds: null }
+        : summarizeRepair(reported.map((f) => f.repair)),
   };
 }
 

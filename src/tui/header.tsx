@@ -1,8 +1,16 @@
 // The two header lines: which cluster, through which gateway, and the cluster-wide totals.
 import { Box, Text } from "ink";
+import type { RepairSummary } from "../cluster/repair-summary.ts";
 import { type ClusterModel, summarize } from "./cluster-model.ts";
 import { formatDuration, formatSize } from "./format.ts";
 import { useTheme } from "./theme.ts";
+
+/** Shown only while copies are left to move or hand over, so a settled cluster's header stays short. */
+function movingText(r: RepairSummary): string {
+  if (!r.bytesToMove && !r.misplaced) return "";
+  const eta = r.etaSeconds === null ? "-" : formatDuration(r.etaSeconds * 1000);
+  return `   misplaced ${r.misplaced ?? "-"}   to move ${formatSize(r.bytesToMove ?? 0)} ETA ${eta}`;
+}
 
 export function Header({ model, now }: { model: ClusterModel; now: number }) {
   const theme = useTheme();
@@ -36,6 +44,7 @@ export function Header({ model, now }: { model: ClusterModel; now: number }) {
         <Text color={s.underReplicated ? theme.hue("yellow") : undefined}>
           {s.underReplicated === null ? "-" : String(s.underReplicated)}
         </Text>
+        {movingText(s.repair)}
       </Text>
     </Box>
   );

@@ -1,7 +1,7 @@
 // Everything known about the selected node, one labelled line per topic; on a small screen only the
 // first lines that fit show, so the most useful come first.
 import { Text } from "ink";
-import { freshFigures, type NodeView } from "./cluster-model.ts";
+import { freshFigures, type NodeFigures, type NodeView } from "./cluster-model.ts";
 import { formatClock, formatDuration, formatRate, formatRtt, formatSize } from "./format.ts";
 import { Panel } from "./panel.tsx";
 import { STATE_HUES, useTheme } from "./theme.ts";
@@ -29,6 +29,15 @@ export function NodeDetails({ node, now, lines, height, width, flexGrow }: NodeD
       ))}
     </Panel>
   );
+}
+
+/** What the node's repair has left to move, and when it should be done. */
+function movingLine(r: NodeFigures["repair"]): string {
+  if (!r) return "- (not reported by this node)";
+  if (r.misplaced === null || r.bytesToMove === null) return "- (no repair scan yet)";
+  const eta =
+    r.bytesToMove === 0 ? "" : `, ETA ${r.etaSeconds === null ? "-" : formatDuration(r.etaSeconds * 1000)}`;
+  return `${formatSize(r.bytesToMove)} to move${eta}, ${r.misplaced} misplaced`;
 }
 
 /** [label, value] pairs, most useful first. */
@@ -68,6 +77,13 @@ export function detailLines(node: NodeView, now: number): [string, string][] {
     ["chunks", `${a.chunksStored} stored, ${a.chunksServed} served since start`],
     ["catalog", `${f.catalog.files} files, ${f.catalog.tombstones} tombstones`],
     ["repair", `under-replicated chunks: ${f.underReplicated ?? "- (no scan yet)"}`],
+    ["moving", movingLine(f.repair)],
+    [
+      "moved",
+      f.repair
+        ? `${formatSize(f.repair.bytesMoved)}, ${f.repair.copiesDropped} copies dropped since start`
+        : "-",
+    ],
     ["blake3", `${f.blake3Backend} hashing in the crypto pool`],
     ["started", `${formatClock(f.startedAt)}, up ${formatDuration(now - f.startedAt)}`],
     ["reported", `${formatClock(f.receivedAt)}${fresh ? "" : " (not current)"}`],

@@ -27,9 +27,11 @@ export interface GatewayTlsFiles {
   ca: string;
 }
 
+/** `extraArgs` go to `dmfs s3` after the listen, node and cluster options. */
 export async function startS3Gateway(
   cluster: TestCluster,
   node = 0,
+  extraArgs: string[] = [],
   opts: { tls?: GatewayTlsFiles } = {},
 ): Promise<RunningGateway> {
   const made = await runCli(["s3", "keys", "create", "--json", "--cluster", cluster.clusterDir]);
@@ -51,6 +53,7 @@ export async function startS3Gateway(
       "--cluster",
       cluster.clusterDir,
       ...(opts.tls ? ["--tls-cert", opts.tls.certFile, "--tls-key", opts.tls.keyFile] : []),
+      ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );

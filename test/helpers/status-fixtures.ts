@@ -30,6 +30,8 @@ export interface StatusOptions {
   blake3Backend?: NodeStatus["blake3Backend"];
   /** Below its free-space reserve. */
   full?: boolean;
+  /** What its repair has left to move. */
+  repair?: NodeStatus["repair"];
 }
 
 /** A status as node `self` would send it. */
@@ -66,6 +68,7 @@ export function nodeStatus(o: StatusOptions): NodeStatus {
       chunkReads: 0,
     },
     underReplicated: o.underReplicated ?? null,
+    ...(o.repair ? { repair: o.repair } : {}),
     gc: { reclaimableBytes: null, reclaimedBytes: 0 },
   });
 }

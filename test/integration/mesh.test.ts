@@ -1,7 +1,9 @@
 // The mesh with real node processes over real TLS: formation from a partial bootstrap list, failure
-// detection, rejoin after restart without a bootstrap list, and a 5-node mesh on 127.0.0.x hosts.
+// detection, rejoin after restart without a bootstrap list (on the same address and on a new one), and a
+// 5-node mesh on 127.0.0.x hosts.
+import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { TestCluster, waitFor } from "../helpers/cluster-harness.ts";
+import { freePort, TestCluster, waitFor } from "../helpers/cluster-harness.ts";
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -45,6 +47,44 @@ describe("mesh", () => {
       );
     }
   });
+
+  it("sees a node restarted on a new address alive on every peer, under its new address only", async () => {
+    cluster = await TestCluster.create([{ join: [] }, { join: [0] }, { join: [0] }, { join: [0] }]);
+    const c = cluster;
+    await c.startAll();
+    await c.waitForMesh(20_000);
+    const movedId = (await c.status(3)).nodeId;
+    const oldAddr = c.addrs[3] as string;
+    await c.kill(3);
+    for (const i of [0, 1, 2]) {
+      await waitFor(
+        `node ${i} to report node 3 down`,
+        async () => (await c.peerStates(i))[oldAddr] === "down",
+      );
+    }
+
+    // Same root (same node id), another port; no bootstrap list: it dials the members it remembered.
+    c.addrs[3] = `127.0.0.1:${await freePort()}`;
+    const newAddr = c.addrs[3];
+    await c.start(3, { join: [] });
+    for (const i of [0, 1, 2]) {
+      await waitFor(
+        `node ${i} to see node 3 alive at ${newAddr}`,
+        async () => {
+          const moved = (await c.status(i)).members.find((m) => m.nodeId === movedId);
+          return moved?.addr === newAddr && moved.state === "alive";
+        },
+        20_000,
+      );
+      const addrs = (await c.status(i)).members.map((m) => m.addr);
+      expect(addrs).not.toContain(oldAddr);
+    }
+    await c.waitForMesh(20_000);
+    // Files still flow through the moved node with every peer: a write to all 4 nodes needs its links.
+    const files = await c.files(3);
+    await files.upload(Readable.from([Buffer.from("moved and back")]), "moved.txt", 0);
+    expect((await c.readBack("moved.txt", 1)).toString()).toBe("moved and back");
+  }, 120_000);
 
   it("forms a 5-node mesh on five loopback addresses when each node knows only the one before it", async () => {
     cluster = await TestCluster.create(

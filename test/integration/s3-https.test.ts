@@ -42,7 +42,7 @@ beforeAll(async () => {
   try {
     await cluster.startAll();
     await cluster.waitForMesh();
-    gateway = await startS3Gateway(cluster, 0, { tls: { certFile, keyFile, ca: cert } });
+    gateway = await startS3Gateway(cluster, 0, [], { tls: { certFile, keyFile, ca: cert } });
   } catch (err) {
     await cluster.stop();
     throw err;

@@ -183,6 +183,7 @@ describe("the cluster summary", () => {
       total: 0,
       bytesStored: null,
       underReplicated: null,
+      repair: { misplaced: null, bytesToMove: null, etaSeconds: null },
     });
   });
 });

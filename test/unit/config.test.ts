@@ -172,6 +172,16 @@ servers:
     expect(configError(`cluster:\n  rebalanceMBps: -1\n${ONE_SERVER}`)).toContain("rebalanceMBps");
   });
 
+  it("takes a server's zone, and names the field of a bad one", () => {
+    const server = (zone: string) =>
+      `servers:\n  - listenAddr: "127.0.0.1:8000"\n    root: a\n    zone: ${zone}\n`;
+    expect(loadConfig(writeConfig(server("room-2"))).servers[0]?.zone).toBe("room-2");
+    expect(loadConfig(writeConfig(ONE_SERVER)).servers[0]?.zone).toBeUndefined();
+    for (const bad of ['""', '"two words"', "x".repeat(65)]) {
+      expect(configError(server(bad))).toContain("servers[0].zone");
+    }
+  });
+
   it("uses every default when the cluster section is missing or empty", () => {
     for (const text of [ONE_SERVER, `cluster:\n${ONE_SERVER}`]) {
       const config = loadConfig(writeConfig(text));

@@ -131,6 +131,43 @@ describe("manifest tree", () => {
     });
   });
 
+  it("composes trees of one level from their root entries (a builder at a higher base level)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 5 }),
+        fc.array(fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 30 }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        async (fanOut, parts) => {
+          const built = await Promise.all(parts.map((lengths) => build(lengths, fanOut)));
+          const level = Math.max(...built.map((t) => t.root.level));
+          const same = built.filter((t) => t.root.level === level);
+          const objects = new Map<string, Uint8Array>(same.flatMap((t) => [...t.objects]));
+          const composer = new ManifestBuilder(
+            64,
+            fanOut,
+            async (bytes) => {
+              const id = bytesToHex(blake3(bytes));
+              objects.set(id, bytes);
+              return id;
+            },
+            level,
+          );
+          for (const t of same) for (const entry of t.root.entries) await composer.addEntry(entry);
+          const { manifestId, size } = await composer.finish();
+          const root = decodeIndexObject(objects.get(manifestId) as Uint8Array, manifestId);
+          const fetchChild = childReader(async (id) => objects.get(id) as Uint8Array);
+          const refs = await collect(chunksCovering(root, { start: 0, end: size }, fetchChild));
+          const lengths = same.flatMap((t) => parts[built.indexOf(t)] as number[]);
+          expect(refs.map((r) => r.plaintextLength)).toEqual(lengths);
+          expect(size).toBe(lengths.reduce((a, b) => a + b, 0));
+          expect(root.level).toBeGreaterThanOrEqual(level);
+        },
+      ),
+    );
+  });
+
   it("refuses a fan-out outside 2..4096", () => {
     for (const fanOut of [0, 1, 1.5, 4097]) {
       expect(() => new ManifestBuilder(64, fanOut, async () => "x")).toThrow(/fan-out must be/);

@@ -103,6 +103,17 @@ const nodeStatus: fc.Arbitrary<NodeStatus> = fc.record({
     chunkReads: safeUint,
   }),
   underReplicated: fc.option(safeUint, { nil: null }),
+  repair: fc.option(
+    fc.record({
+      misplaced: fc.option(safeUint, { nil: null }),
+      bytesToMove: fc.option(safeUint, { nil: null }),
+      bytesMoved: safeUint,
+      copiesDropped: safeUint,
+      bytesPerSecond: fc.option(safeUint, { nil: null }),
+      etaSeconds: fc.option(safeUint, { nil: null }),
+    }),
+    { nil: undefined },
+  ),
 });
 const errorCode = fc.constantFrom(...(Object.keys(ErrorCodes) as ErrorCode[]));
 
@@ -297,16 +308,20 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
   ),
   "layout.set": fc.record({ t: fc.constant("layout.set"), id: requestId, layout: bin(600) }),
   "layout.get": fc.record({ t: fc.constant("layout.get"), id: requestId }),
-  "layout.reply": fc.record({
-    t: fc.constant("layout.reply"),
-    re: requestId,
-    layout: fc.option(bin(600), { nil: null }),
-    changing: fc.boolean(),
-    capacity: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-    name: fc.string({ minLength: 1, maxLength: 64 }),
-    misplaced: fc.option(safeUint, { nil: null }),
-    underReplicated: fc.option(safeUint, { nil: null }),
-  }),
+  "layout.reply": fc.record(
+    {
+      t: fc.constant("layout.reply"),
+      re: requestId,
+      layout: fc.option(bin(600), { nil: null }),
+      changing: fc.boolean(),
+      capacity: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      zone: fc.stringMatching(/^[a-z0-9-]{1,64}$/),
+      name: fc.string({ minLength: 1, maxLength: 64 }),
+      misplaced: fc.option(safeUint, { nil: null }),
+      underReplicated: fc.option(safeUint, { nil: null }),
+    },
+    { requiredKeys: ["t", "re", "layout", "changing", "capacity", "name", "misplaced", "underReplicated"] },
+  ),
 };
 
 function roundTrip(message: Message): Message {

@@ -57,6 +57,8 @@ describe("a node's Prometheus metrics", () => {
     // Figures the node does not have yet are left out, not reported as 0.
     expect(families.has("dmfs_under_replicated_chunks")).toBe(true);
     expect(sampleValue(families, "dmfs_under_replicated_chunks")).toBeUndefined();
+    expect(sampleValue(families, "dmfs_misplaced_chunks")).toBeUndefined();
+    expect(sampleValue(families, "dmfs_repair_bytes_to_move")).toBeUndefined();
     expect(families.get("dmfs_process_resident_memory_bytes")).toBeDefined();
 
     // The next scrape reads a new snapshot: counters move, a vanished peer's series goes away.
@@ -65,8 +67,21 @@ describe("a node's Prometheus metrics", () => {
       activity: { uploads: 4, reads: 5, deletes: 1, chunksStored: 20, chunksServed: 9, chunkReads: 7 },
       members: statusWith().members.slice(0, 2),
       underReplicated: 3,
+      repair: {
+        misplaced: 2,
+        bytesToMove: 3_000_000,
+        bytesMoved: 1_048_604,
+        copiesDropped: 5,
+        bytesPerSecond: 100_000_000,
+        etaSeconds: 1,
+      },
     });
     families = parseMetrics(await metrics.render());
+    expect(sampleValue(families, "dmfs_misplaced_chunks")).toBe(2);
+    expect(sampleValue(families, "dmfs_repair_bytes_to_move")).toBe(3_000_000);
+    expect(sampleValue(families, "dmfs_repair_moved_bytes_total")).toBe(1_048_604);
+    expect(sampleValue(families, "dmfs_repair_dropped_copies_total")).toBe(5);
+    expect(families.get("dmfs_repair_moved_bytes_total")?.type).toBe("COUNTER");
     expect(sampleValue(families, "dmfs_store_chunks")).toBe(20);
     expect(sampleValue(families, "dmfs_disk_full")).toBe(1);
     expect(sampleValue(families, "dmfs_disk_reserve_bytes")).toBe(5e7);

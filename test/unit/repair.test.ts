@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Member } from "../../src/actors/node.ts";
+import type { Clock } from "../../src/node/byte-pacer.ts";
 import type { Placement } from "../../src/node/layout-keeper.ts";
 import { createLogger } from "../../src/node/logger.ts";
 import type { MeshView } from "../../src/node/mesh-view.ts";
@@ -34,6 +35,7 @@ function setUp(
   local: string[],
   peers: Record<string, ReturnType<typeof fakePeer> | undefined>,
   homes: string[],
+  opts: { bytesPerSecond?: number; clock?: Clock } = {},
 ) {
   const stored = new Set(local);
   const mesh: MeshView = {
@@ -52,6 +54,7 @@ function setUp(
         yield* [...stored];
       },
       getUnverified: async (id: string) => new Uint8Array(Buffer.from(id)),
+      info: async (id: string) => (stored.has(id) ? { size: Buffer.byteLength(id), mtimeMs: 0 } : undefined),
       quarantine: async () => {},
       delete: async (id: string) => stored.delete(id),
     } as never,
@@ -59,6 +62,7 @@ function setUp(
       hash: async (bytes: Uint8Array) => ({ id: Buffer.from(bytes).toString(), bytes }),
     } as never,
     onClean: () => clean++,
+    ...opts,
   });
   const scan = async () => {
     repair.trigger();
@@ -123,5 +127,62 @@ describe("repair", () => {
     expect(cleans()).toBe(0);
     // Home A holds it too and ranks above this non-home: A counts it, not this node.
     expect(repair.underReplicated).toBe(0);
+  });
+
+  it("reports what it owes the homes before it moves anything, then what it moved", async () => {
+    // A home that takes every copy only when the test lets it, so the test can look mid-pass.
+    const a = fakePeer(new Set());
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const putsSeen: string[] = [];
+    const slow = {
+      request: async (m: { t: string; chunkId?: string }) => {
+        if (m.t === "chunk.put") {
+          putsSeen.push(m.chunkId as string);
+          await gate;
+        }
+        return a.conn.request(m as never);
+      },
+    } as unknown as Connection;
+    let now = 1_000_000;
+    const ids = [chunk(1), chunk(2), chunk(3)];
+    const { repair } = setUp(ids, { [A]: { held: a.held, conn: slow } }, [SELF, A], {
+      bytesPerSecond: 100,
+      // Paced waits pass at once on this clock; the test moves time itself.
+      clock: { now: () => now, sleep: async () => {} },
+    });
+    expect(repair.progress()).toMatchObject({ misplaced: null, bytesToMove: null, bytesMoved: 0 });
+    repair.trigger();
+    // Each id is 64 bytes long in the fake store: 3 copies owed, 192 bytes, at the paced 100 B/s (the
+    // first push goes at once; the pacer would hold the others, but the gate holds the first).
+    await vi.waitFor(() => expect(putsSeen).toHaveLength(1));
+    expect(repair.progress()).toMatchObject({
+      misplaced: 0,
+      bytesToMove: 192,
+      bytesMoved: 0,
+      bytesPerSecond: 100,
+      etaSeconds: 2,
+    });
+    release();
+    await repair.idle();
+    now += 4_000;
+    expect(repair.progress()).toMatchObject({ bytesToMove: 0, bytesMoved: 192, etaSeconds: 0 });
+    expect([...a.held].sort()).toEqual(ids);
+  });
+
+  it("counts misplaced copies and the bytes homes still lack when a push fails", async () => {
+    const a = fakePeer(new Set(), { refusePuts: true });
+    const { repair, scan } = setUp([chunk(1)], { [A]: a }, [A]);
+    await scan();
+    expect(repair.progress()).toMatchObject({
+      misplaced: 1,
+      bytesToMove: 64,
+      bytesMoved: 0,
+      copiesDropped: 0,
+    });
+    // Nothing is moving, so no ETA is promised.
+    expect(repair.progress().etaSeconds).toBeNull();
   });
 });

@@ -24,6 +24,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MultipartUploads } from "../../src/s3/multipart.ts";
 import { S3Error } from "../../src/s3/s3-error.ts";
 import { S3Gateway } from "../../src/s3/server.ts";
 import { noSuchBucket, type ObjectInfo, type S3Store } from "../../src/s3/store.ts";
@@ -47,6 +48,7 @@ const store: Partial<S3Store> = {
 beforeAll(async () => {
   gateway = new S3Gateway({
     store: store as S3Store,
+    uploads: {} as MultipartUploads,
     secretOf: (id) => (id === KEY.accessKeyId ? KEY.secretAccessKey : undefined),
   });
   const { port } = await gateway.listen("127.0.0.1", 0);

@@ -166,6 +166,33 @@ describe("the monitor screen", () => {
     expect(frameFor(N1.nodeId)).not.toContain("FULL");
   });
 
+  it("shows what repair has left to move, with an ETA, in the header and in a node's details", () => {
+    const now = Date.now();
+    const repair = (misplaced: number, bytesToMove: number, etaSeconds: number | null) => ({
+      misplaced,
+      bytesToMove,
+      bytesMoved: 3 * 1024 ** 2,
+      copiesDropped: 2,
+      bytesPerSecond: 1024 ** 2,
+      etaSeconds,
+    });
+    let model = aliveCluster(now);
+    // Settled: nothing to move, the header stays as it was.
+    for (const self of [0, 1, 2]) {
+      model = applyNodeStatus(model, nodeStatus({ self, repair: repair(0, 0, 0) }), now + 1);
+    }
+    const settled = render(view(model, { columns: 160, rows: 48 })).lastFrame() ?? "";
+    expect(lineWith(settled, "nodes ")).not.toContain("to move");
+    model = applyNodeStatus(model, nodeStatus({ self: 1, repair: repair(4, 40 * 1024 ** 2, 40) }), now + 2);
+    model = applyNodeStatus(model, nodeStatus({ self: 2, repair: repair(1, 10 * 1024 ** 2, 130) }), now + 2);
+    const ui: UiState = { ...initialUiState, selectedNodeId: NODES[1].nodeId, detailsOpen: true };
+    const frame = render(view(model, { columns: 160, rows: 48 }, { ui })).lastFrame() ?? "";
+    // The cluster's figures add up; the ETA is the slowest node's.
+    expect(lineWith(frame, "nodes ")).toMatch(/misplaced 5 +to move 50\.0 MiB ETA 2m 10s/);
+    expect(frame).toMatch(/moving +40\.0 MiB to move, ETA 40s, 4 misplaced/);
+    expect(frame).toMatch(/moved +3\.0 MiB, 2 copies dropped since start/);
+  });
+
   it("asks for a bigger terminal when it cannot fit", () => {
     expect(render(view(aliveCluster(Date.now()), { columns: 50, rows: 10 })).lastFrame()).toContain(
       "needs at least 60x16",
