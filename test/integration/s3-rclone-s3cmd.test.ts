@@ -1,11 +1,13 @@
 // The Debian rclone and s3cmd against a real `dmfs s3` gateway in front of two real nodes, configured
 // with the files README.md shows. rclone: a tree of 500 small files synced to a bucket and back byte
 // for byte, `rclone check` finding 0 differences (and finding the one a changed file makes), and
-// `rclone cat --offset --count` giving exactly that slice. s3cmd: put, get, ls, info, del.
+// `rclone cat --offset --count` giving exactly that slice. s3cmd: put (single and multipart), get, ls,
+// info, del.
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHUNK_SIZE, runCli, seededBytes, seededSlice, TestCluster } from "../helpers/cluster-harness.ts";
 import { fileTreeDigest, writeFileTree } from "../helpers/file-tree.ts";
@@ -115,7 +117,7 @@ describe.skipIf(missingS3cmd !== undefined)("s3cmd", () => {
     return r.stdout;
   }
 
-  it("makes a bucket, puts, lists, gets and deletes an object byte for byte", async () => {
+  it("makes a bucket, puts (single and multipart), lists, gets and deletes objects byte for byte", async () => {
     const content = await seededBytes("s3cmd-put", 2 * CHUNK_SIZE + 99);
     const file = join(work, "put.bin");
     await writeFile(file, content);
@@ -135,6 +137,20 @@ describe.skipIf(missingS3cmd !== undefined)("s3cmd", () => {
     const info = await s3cmd("info", "s3://cmd/dir/put.bin");
     expect(info).toMatch(/ACL:\s+dmfs: FULL_CONTROL/);
     expect(info).toContain(`MD5 sum:   ${createHash("md5").update(content).digest("hex")}`);
+
+    // Past s3cmd's 15 MiB multipart_chunk_size_mb it uploads in parts by default: two here.
+    const big = await seededBytes("s3cmd-multipart", 16 * CHUNK_SIZE + 7);
+    const bigFile = join(work, "big.bin");
+    await writeFile(bigFile, big);
+    await s3cmd("put", bigFile, "s3://cmd/big.bin");
+    const sdk = gateway.client();
+    const head = await sdk.send(new HeadObjectCommand({ Bucket: "cmd", Key: "big.bin" }));
+    sdk.destroy();
+    expect(head.ETag).toMatch(/^"[0-9a-f]{32}-2"$/);
+    const bigGot = join(work, "big-got.bin");
+    await s3cmd("get", "s3://cmd/big.bin", bigGot);
+    expect((await readFile(bigGot)).equals(big)).toBe(true);
+    await s3cmd("del", "s3://cmd/big.bin");
 
     await s3cmd("del", "s3://cmd/dir/put.bin");
     expect(await s3cmd("ls", "--recursive", "s3://cmd/")).toBe("");
