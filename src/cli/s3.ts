@@ -22,6 +22,7 @@ import {
 } from "../s3/access-keys.ts";
 import { listFilesByPrefix } from "../s3/cluster-listing.ts";
 import { ClusterSession } from "../s3/cluster-session.ts";
+import { loadGatewayTls } from "../s3/gateway-tls.ts";
 import { MultipartUploads } from "../s3/multipart.ts";
 import { AbandonedUploadCollector, DEFAULT_MULTIPART_MAX_AGE_S } from "../s3/multipart-collector.ts";
 import { DEFAULT_MAX_REQUESTS, S3Gateway } from "../s3/server.ts";
@@ -45,7 +46,13 @@ export function s3Command(): Command {
       "serve the cluster's files over the S3 API (a bucket is a top-level folder)",
     ),
   )
-    .addOption(new Option("--listen <host:port>", "address to serve HTTP on").default(DEFAULT_LISTEN))
+    .addOption(
+      new Option("--listen <host:port>", "address to serve on (HTTP, or HTTPS with --tls-cert)").default(
+        DEFAULT_LISTEN,
+      ),
+    )
+    .addOption(new Option("--tls-cert <file>", "serve HTTPS with this PEM certificate (and --tls-key)"))
+    .addOption(new Option("--tls-key <file>", "the PEM private key of --tls-cert"))
     .addOption(
       new Option("--max-requests <n>", "requests served at once; more are told to slow down (503)").default(
         String(DEFAULT_MAX_REQUESTS),
@@ -62,10 +69,17 @@ export function s3Command(): Command {
   return command;
 }
 
-type ServeOptions = ClusterAccessOptions & { listen: string; maxRequests: string; multipartMaxAge: string };
+type ServeOptions = ClusterAccessOptions & {
+  listen: string;
+  maxRequests: string;
+  multipartMaxAge: string;
+  tlsCert?: string;
+  tlsKey?: string;
+};
 
 async function serve(o: ServeOptions): Promise<void> {
   const { host, port } = splitHostPort(o.listen);
+  const tls = await loadGatewayTls(o.tlsCert, o.tlsKey);
   const maxAge = Number(o.multipartMaxAge);
   if (!(maxAge > 0)) {
     throw new DmfsError(
@@ -99,6 +113,7 @@ async function serve(o: ServeOptions): Promise<void> {
     uploads,
     secretOf,
     maxRequests: Number(o.maxRequests),
+    tls,
   });
   let collector: AbandonedUploadCollector | undefined;
   try {
@@ -109,7 +124,7 @@ async function serve(o: ServeOptions): Promise<void> {
       process.stderr.write(`dmfs s3: ${line}\n`),
     );
     process.stdout.write(
-      `dmfs s3: serving S3 on http://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
+      `dmfs s3: serving S3 on ${tls ? "https" : "http"}://${joinHostPort(bound.host, bound.port)} through node ${nodeId.slice(0, 8)}\n`,
     );
     await Promise.race([once(process, "SIGINT"), once(process, "SIGTERM")]);
   } finally {

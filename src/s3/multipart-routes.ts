@@ -3,13 +3,14 @@
 // ListParts and ListMultipartUploads, answered from MultipartUploads (multipart.ts) as S3 documents them.
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { OWNER } from "./configuration-reads.ts";
 import { compareKeys } from "./listing.ts";
 import type { MultipartUploads } from "./multipart.ts";
 import { MAX_PART_NUMBER } from "./multipart-records.ts";
 import type { ByteRange } from "./range.ts";
 import { contentMd5Check, readSmallBody, requestBody } from "./request-body.ts";
 import { S3Error } from "./s3-error.ts";
-import { copySourceOf, header, notAllowed, OWNER, sendEmpty, sendXml, userMetaOf } from "./server.ts";
+import { copySourceOf, header, notAllowed, sendEmpty, sendXml, userMetaOf } from "./server.ts";
 import type { Authenticated, ReceivedRequest } from "./sigv4.ts";
 import { parseCompleteRequest, xmlDocument } from "./xml.ts";
 

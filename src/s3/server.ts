@@ -3,7 +3,9 @@
 // query decide the operation), which a path router does not express, so it is a switch here.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:https";
 import { evaluateConditions } from "./conditions.ts";
+import { type ConfigurationRead, configurationRead, OWNER } from "./configuration-reads.ts";
 import { decodeContinuationToken, encodeContinuationToken, type ListPosition } from "./continuation-token.ts";
 import type { ListPage } from "./listing.ts";
 import type { MultipartUploads } from "./multipart.ts";
@@ -19,8 +21,7 @@ import { parseDeleteRequest, xmlDocument } from "./xml.ts";
 export const DEFAULT_MAX_REQUESTS = 32;
 const MAX_XML_BODY = 2 * 1024 * 1024;
 const MAX_LIST_KEYS = 1000;
-export const OWNER = { ID: "dmfs", DisplayName: "dmfs" };
-/** Sub-resources this gateway does not serve yet: answered NotImplemented rather than misread as another operation. */
+/** Sub-resources this gateway does not serve yet (beyond the GETs of configuration-reads.ts): answered NotImplemented rather than misread as another operation. */
 const UNSUPPORTED = [
   "acl",
   "cors",
@@ -52,10 +53,12 @@ export interface S3GatewayOptions {
   maxRequests?: number;
   /** The clock requests are checked against (tests move it). */
   now?: () => Date;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export class S3Gateway {
-  readonly server: Server;
+  readonly server: Server | TlsServer;
   #inFlight = 0;
   readonly #maxRequests: number;
   readonly #now: () => Date;
@@ -63,7 +66,8 @@ export class S3Gateway {
   constructor(private readonly options: S3GatewayOptions) {
     this.#maxRequests = options.maxRequests ?? DEFAULT_MAX_REQUESTS;
     this.#now = options.now ?? (() => new Date());
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
+    this.server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -125,6 +129,10 @@ export class S3Gateway {
   ): Promise<void> {
     const { bucket, key } = splitPath(r.rawPath);
     const method = r.method;
+    if (method === "GET" && bucket !== undefined) {
+      const read = configurationRead(r.query, key !== undefined);
+      if (read) return this.readConfiguration(res, read, bucket, key);
+    }
     const unsupported = UNSUPPORTED.find((name) => r.query.has(name));
     if (unsupported)
       throw new S3Error(
@@ -247,6 +255,19 @@ export class S3Gateway {
       default:
         throw notAllowed(method);
     }
+  }
+
+  /** A read of a setting the gateway keeps none of, for a bucket or object that must exist. */
+  private async readConfiguration(
+    res: ServerResponse,
+    read: ConfigurationRead,
+    bucket: string,
+    key: string | undefined,
+  ): Promise<void> {
+    if (key === undefined) await this.options.store.requireBucket(bucket);
+    else await this.options.store.headObject(bucket, key);
+    if (read instanceof S3Error) throw read;
+    sendXml(res, 200, xmlDocument(read.root, read.body));
   }
 
   private async listObjects(

@@ -1,11 +1,16 @@
 // A real `dmfs s3` process from the build, in front of a TestCluster's node, with an access key made by
 // the real `dmfs s3 keys create`; and an AWS SDK v3 client pointed at it (default settings, path-style).
+// With `tls` the gateway serves HTTPS (--tls-cert/--tls-key) and the SDK client trusts only `tls.ca`.
 import { type ChildProcess, spawn } from "node:child_process";
+import { Agent } from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { CLI, freePort, runCli, type TestCluster, waitFor } from "./cluster-harness.ts";
 
 export interface RunningGateway {
+  /** `http://127.0.0.1:PORT`, or `https://` with TLS. */
   endpoint: string;
+  /** `127.0.0.1:PORT` */
+  listen: string;
   accessKeyId: string;
   secretAccessKey: string;
   proc: ChildProcess;
@@ -15,11 +20,19 @@ export interface RunningGateway {
   stop: () => Promise<void>;
 }
 
+export interface GatewayTlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** PEM the clients trust the certificate by. */
+  ca: string;
+}
+
 /** `extraArgs` go to `dmfs s3` after the listen, node and cluster options. */
 export async function startS3Gateway(
   cluster: TestCluster,
   node = 0,
   extraArgs: string[] = [],
+  opts: { tls?: GatewayTlsFiles } = {},
 ): Promise<RunningGateway> {
   const made = await runCli(["s3", "keys", "create", "--json", "--cluster", cluster.clusterDir]);
   if (made.code !== 0) throw new Error(`dmfs s3 keys create failed: ${made.stderr}`);
@@ -39,6 +52,7 @@ export async function startS3Gateway(
       cluster.addrs[node] as string,
       "--cluster",
       cluster.clusterDir,
+      ...(opts.tls ? ["--tls-cert", opts.tls.certFile, "--tls-key", opts.tls.keyFile] : []),
       ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
@@ -66,14 +80,16 @@ export async function startS3Gateway(
     await stop();
     throw err;
   }
-  const endpoint = `http://${listen}`;
+  const endpoint = `${opts.tls ? "https" : "http"}://${listen}`;
+  const ca = opts.tls?.ca;
   const client = (config: Partial<S3ClientConfig> = {}) =>
     new S3Client({
       endpoint,
       region: "us-east-1",
       forcePathStyle: true,
       credentials: { accessKeyId, secretAccessKey },
+      ...(ca ? { requestHandler: { httpsAgent: new Agent({ ca }) } } : {}),
       ...config,
     });
-  return { endpoint, accessKeyId, secretAccessKey, proc, output, client, stop };
+  return { endpoint, listen, accessKeyId, secretAccessKey, proc, output, client, stop };
 }

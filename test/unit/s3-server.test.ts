@@ -1,6 +1,6 @@
 // The gateway's HTTP surface over a fake store (the real store is covered against real nodes in
 // test/integration/s3-gateway.test.ts): the request cap, routes not served, and the shape of errors.
-import { GetBucketAclCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListBucketsCommand, PutBucketAclCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterEach, describe, expect, it } from "vitest";
 import type { MultipartUploads } from "../../src/s3/multipart.ts";
 import { S3Gateway } from "../../src/s3/server.ts";
@@ -73,7 +73,7 @@ describe("S3 gateway HTTP surface", () => {
       /^<\?xml version="1.0" encoding="UTF-8"\?>\n<Error><Code>AccessDenied<\/Code><Message>[^<]+<\/Message><Resource>\/bucket<\/Resource><RequestId>[0-9A-F]{16}<\/RequestId><\/Error>$/,
     );
     expect(res.headers.get("x-amz-request-id")).toMatch(/^[0-9A-F]{16}$/);
-    for (const command of [new GetBucketAclCommand({ Bucket: "bucket" })]) {
+    for (const command of [new PutBucketAclCommand({ Bucket: "bucket", ACL: "private" })]) {
       const err = (await client?.send(command as never).catch((e: unknown) => e)) as {
         name: string;
         $metadata: { httpStatusCode: number };
