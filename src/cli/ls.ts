@@ -12,6 +12,7 @@ import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { DmfsError } from "../errors.ts";
 import { addClusterOptions, type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
 import { formatBytes } from "./format.ts";
+import { tuneListingGarbageCollection } from "./garbage-collection.ts";
 import { EXIT_UNREADABLE_ENTRIES } from "./report-error.ts";
 
 type LsOptions = ClusterAccessOptions & { json?: boolean; limit?: number };
@@ -29,6 +30,7 @@ export function lsCommand(): Command {
       `\nFiles are listed in path order (by UTF-8 bytes) from the listing index kept beside the bundle (listing.db), which each run first brings up to date from a node.\nExit status ${EXIT_UNREADABLE_ENTRIES}: some entries could not be opened or checked; the others are listed and each bad one is named on stderr.`,
     )
     .action(async (prefix: string, o: LsOptions) => {
+      tuneListingGarbageCollection();
       const access = await resolveClusterAccess(o);
       const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
       const { index, notice } = ListingIndex.open(access.clusterDir, access.identity.clusterId, keys);
