@@ -82,6 +82,51 @@ export class StreamCheck extends Writable {
   }
 }
 
+/**
+ * A writable that compares every byte it is given with the stream named `seed` (regenerated as the pieces
+ * arrive, so nothing is held) and fails on finish if one differed or not exactly `size` bytes arrived.
+ * Costs one AES-CTR pass and one compare per byte: for a read whose every byte must be checked.
+ */
+export class ExactStreamCheck extends Writable {
+  readonly #expected: ReturnType<typeof cipherAt>;
+  #zeros = Buffer.alloc(0);
+  #received = 0;
+  #problem: string | undefined;
+
+  constructor(
+    seed: string,
+    private readonly size: number,
+    private readonly what: string,
+  ) {
+    super();
+    this.#expected = cipherAt(seed, 0);
+  }
+
+  override _write(piece: Buffer, _encoding: string, done: () => void): void {
+    if (this.#zeros.length < piece.length) this.#zeros = Buffer.alloc(piece.length);
+    const expected = this.#expected.update(this.#zeros.subarray(0, piece.length));
+    if (this.#problem === undefined && !expected.equals(piece)) {
+      const at = expected.findIndex((byte, i) => byte !== piece[i]);
+      this.#problem = `byte ${this.#received + at} differs from the one uploaded`;
+    }
+    this.#received += piece.length;
+    done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    const problem =
+      this.#problem ??
+      (this.#received === this.size ? undefined : `${this.#received} of the ${this.size} bytes arrived`);
+    done(
+      problem === undefined
+        ? null
+        : new DmfsError("E_CHUNK_CORRUPT", `The read of ${this.what} is wrong: ${problem}.`, {
+            subject: this.what,
+          }),
+    );
+  }
+}
+
 // The counter block of AES-CTR is the 16-byte big-endian block index, so the stream can start anywhere.
 function cipherAt(seed: string, block: number) {
   const key = createHash("sha256").update(seed).digest().subarray(0, 16);

@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   gc: async () => (await import("./gc.ts")).gcSuite,
   listing: async () => (await import("./listing.ts")).listingSuite,
   range: async () => (await import("./range.ts")).rangeSuite,
+  s3: async () => (await import("./s3.ts")).s3Suite,
 };
 
 const COLUMN_WIDTH = 12;
