@@ -81,8 +81,22 @@ describe("zones", () => {
     expect(JSON.parse(applied.stdout)).toMatchObject({ version: 2, changed: true });
     const appliedAt = Date.now();
 
-    // While the copies move: status shows what is left and when it should be done; then it reaches 0.
-    let sawMoving: ClusterStatusJson | undefined;
+    // While the copies move: status shows what is left and when it should be done; then it reaches 0. A
+    // `dmfs status` takes a second or more on a loaded machine and the move may last only a few, so the
+    // nodes' own status replies (what `dmfs status` sums) are sampled too, every 100 ms until settled.
+    let sawMoving:
+      | { misplaced: number | null; bytesToMove: number | null; etaSeconds: number | null }
+      | undefined;
+    let moving = true;
+    const sampler = (async () => {
+      while (moving && !sawMoving) {
+        for (let i = 0; i < ZONES.length && !sawMoving; i++) {
+          const repair = (await cluster.status(i).catch(() => undefined))?.repair;
+          if (repair && (repair.bytesToMove ?? 0) > 0 && repair.etaSeconds !== null) sawMoving = repair;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
     const settled = await waitFor(
       "status to show nothing left to move",
       async () => {
@@ -91,7 +105,10 @@ describe("zones", () => {
         return s.bytesToMove === 0 && s.misplaced === 0 && s.underReplicated === 0 ? s : undefined;
       },
       120_000,
-    );
+    ).finally(() => {
+      moving = false;
+    });
+    await sampler;
     console.log(
       `settled ${Date.now() - appliedAt} ms after apply; seen while moving: ${sawMoving?.misplaced} misplaced, ${sawMoving?.bytesToMove} bytes left, ETA ${sawMoving?.etaSeconds} s`,
     );
