@@ -7,8 +7,8 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { REPO } from "./cluster-harness.ts";
-import type { RunningGateway } from "./s3-gateway.ts";
+import { REPO, TestCluster } from "./cluster-harness.ts";
+import { type RunningGateway, startS3Gateway } from "./s3-gateway.ts";
 
 export type S3ClientName = "aws" | "rclone" | "s3cmd";
 
@@ -160,4 +160,39 @@ function runClient(
       });
     });
   });
+}
+
+/** Two real nodes (R=2, W=2), a `dmfs s3` gateway in front of node 0, a client HOME and a work directory. */
+export interface ClientSetup {
+  cluster: TestCluster;
+  gateway: RunningGateway;
+  clients: ClientHome;
+  /** A temporary directory for the test's own files. */
+  work: string;
+  /** Stops and removes all of it. */
+  stop(): Promise<void>;
+}
+
+/** The setup the client test files share; `name` prefixes the work directory. */
+export async function startClientSetup(name: string): Promise<ClientSetup> {
+  const work = await mkdtemp(join(tmpdir(), `dmfs-${name}-`));
+  const cluster = await TestCluster.create([{ join: [] }, { join: [0] }], { replication: 2, writeQuorum: 2 });
+  let gateway: RunningGateway | undefined;
+  let clients: ClientHome | undefined;
+  const stop = async () => {
+    await clients?.remove();
+    await gateway?.stop();
+    await cluster.stop();
+    await rm(work, { recursive: true, force: true });
+  };
+  try {
+    await cluster.startAll();
+    await cluster.waitForMesh();
+    gateway = await startS3Gateway(cluster, 0);
+    clients = await clientHome(gateway);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { cluster, gateway, clients, work, stop };
 }

@@ -2,14 +2,17 @@
 // files README.md shows: a tree of 500 small files synced up and back byte for byte, listed and removed
 // recursively, and one file copied up and down. What aws-cli writes, `dmfs ls` and `dmfs read` see.
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, sha256OfFile, TestCluster, writeSeededFile } from "../helpers/cluster-harness.ts";
+import { runCli, sha256OfFile, type TestCluster, writeSeededFile } from "../helpers/cluster-harness.ts";
 import { fileTreeDigest, writeFileTree } from "../helpers/file-tree.ts";
-import { type ClientHome, clientHome, missingClients } from "../helpers/s3-clients.ts";
-import { type RunningGateway, startS3Gateway } from "../helpers/s3-gateway.ts";
+import {
+  type ClientHome,
+  type ClientSetup,
+  missingClients,
+  startClientSetup,
+} from "../helpers/s3-clients.ts";
 
 const missing = missingClients(["aws"]);
 if (missing) console.warn(`SKIPPED aws-cli tests: ${missing}`);
@@ -19,31 +22,18 @@ const TREE_FILES = 500;
 const SINGLE_FILE = 7 * 1024 * 1024 + 321;
 
 let cluster: TestCluster;
-let gateway: RunningGateway;
 let clients: ClientHome;
 let work: string;
+let setup: ClientSetup | undefined;
 
 beforeAll(async () => {
   if (missing) return;
-  work = await mkdtemp(join(tmpdir(), "dmfs-awscli-"));
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }], { replication: 2, writeQuorum: 2 });
-  try {
-    await cluster.startAll();
-    await cluster.waitForMesh();
-    gateway = await startS3Gateway(cluster, 0);
-    clients = await clientHome(gateway);
-  } catch (err) {
-    await gateway?.stop();
-    await cluster.stop();
-    throw err;
-  }
+  setup = await startClientSetup("awscli");
+  ({ cluster, clients, work } = setup);
 }, 120_000);
 
 afterAll(async () => {
-  await clients?.remove();
-  await gateway?.stop();
-  await cluster?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
+  await setup?.stop();
 });
 
 /** Runs aws and expects it to succeed; its standard output. */

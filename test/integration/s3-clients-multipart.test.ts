@@ -2,14 +2,18 @@
 // `dmfs s3` gateway in front of two real nodes: aws-cli's `aws s3 cp` of a 200 MiB file up and down
 // (multipart above 8 MiB, in 8 MiB parts) and rclone's copy of a file past its 200 MiB upload cutoff
 // (5 MiB parts), each byte for byte.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256OfFile, TestCluster, writeSeededFile } from "../helpers/cluster-harness.ts";
-import { type ClientHome, clientHome, missingClients } from "../helpers/s3-clients.ts";
-import { type RunningGateway, startS3Gateway } from "../helpers/s3-gateway.ts";
+import { sha256OfFile, writeSeededFile } from "../helpers/cluster-harness.ts";
+import {
+  type ClientHome,
+  type ClientSetup,
+  missingClients,
+  startClientSetup,
+} from "../helpers/s3-clients.ts";
+import type { RunningGateway } from "../helpers/s3-gateway.ts";
 
 const missingAws = missingClients(["aws"]);
 if (missingAws) console.warn(`SKIPPED aws-cli multipart test: ${missingAws}`);
@@ -18,32 +22,19 @@ if (missingRclone) console.warn(`SKIPPED rclone multipart test: ${missingRclone}
 
 const MiB = 1024 * 1024;
 
-let cluster: TestCluster;
 let gateway: RunningGateway;
 let clients: ClientHome;
 let work: string;
+let setup: ClientSetup | undefined;
 
 beforeAll(async () => {
   if (missingAws && missingRclone) return;
-  work = await mkdtemp(join(tmpdir(), "dmfs-s3-multipart-"));
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }], { replication: 2, writeQuorum: 2 });
-  try {
-    await cluster.startAll();
-    await cluster.waitForMesh();
-    gateway = await startS3Gateway(cluster, 0);
-    clients = await clientHome(gateway);
-  } catch (err) {
-    await gateway?.stop();
-    await cluster.stop();
-    throw err;
-  }
+  setup = await startClientSetup("s3-multipart");
+  ({ gateway, clients, work } = setup);
 }, 120_000);
 
 afterAll(async () => {
-  await clients?.remove();
-  await gateway?.stop();
-  await cluster?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
+  await setup?.stop();
 });
 
 describe("multipart uploads by the clients' defaults", () => {

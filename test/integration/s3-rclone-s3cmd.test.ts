@@ -4,15 +4,25 @@
 // `rclone cat --offset --count` giving exactly that slice. s3cmd: put (single and multipart), get, ls,
 // info, del.
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHUNK_SIZE, runCli, seededBytes, seededSlice, TestCluster } from "../helpers/cluster-harness.ts";
+import {
+  CHUNK_SIZE,
+  runCli,
+  seededBytes,
+  seededSlice,
+  type TestCluster,
+} from "../helpers/cluster-harness.ts";
 import { fileTreeDigest, writeFileTree } from "../helpers/file-tree.ts";
-import { type ClientHome, clientHome, missingClients } from "../helpers/s3-clients.ts";
-import { type RunningGateway, startS3Gateway } from "../helpers/s3-gateway.ts";
+import {
+  type ClientHome,
+  type ClientSetup,
+  missingClients,
+  startClientSetup,
+} from "../helpers/s3-clients.ts";
+import type { RunningGateway } from "../helpers/s3-gateway.ts";
 
 const missingRclone = missingClients(["rclone"]);
 if (missingRclone) console.warn(`SKIPPED rclone tests: ${missingRclone}`);
@@ -25,28 +35,16 @@ let cluster: TestCluster;
 let gateway: RunningGateway;
 let clients: ClientHome;
 let work: string;
+let setup: ClientSetup | undefined;
 
 beforeAll(async () => {
   if (missingRclone && missingS3cmd) return;
-  work = await mkdtemp(join(tmpdir(), "dmfs-rclone-s3cmd-"));
-  cluster = await TestCluster.create([{ join: [] }, { join: [0] }], { replication: 2, writeQuorum: 2 });
-  try {
-    await cluster.startAll();
-    await cluster.waitForMesh();
-    gateway = await startS3Gateway(cluster, 0);
-    clients = await clientHome(gateway);
-  } catch (err) {
-    await gateway?.stop();
-    await cluster.stop();
-    throw err;
-  }
+  setup = await startClientSetup("rclone-s3cmd");
+  ({ cluster, gateway, clients, work } = setup);
 }, 120_000);
 
 afterAll(async () => {
-  await clients?.remove();
-  await gateway?.stop();
-  await cluster?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
+  await setup?.stop();
 });
 
 const access = () => ["--node", cluster.addrs[1] as string, "--cluster", cluster.clusterDir];
