@@ -18,6 +18,8 @@ interface TransferBase {
   /** Names the file's contents (bench/e2e-data.ts) and, for an upload, its path. */
   seed: string;
   bytes: number;
+  /** Whether the client uses direct data paths (as `dmfs upload`/`read` do) or only its gateway. */
+  directPaths: boolean;
 }
 
 export type ClientTransfer = (TransferBase & { op: "upload" }) | (TransferBase & { op: "read"; key: string });

@@ -1,11 +1,12 @@
 // A cluster for the end-to-end suite: a cluster directory made by the real `initCluster` under a work
 // directory, `dmfs node` processes started from the build in dist/ on free 127.0.0.1 ports, a FileClient
 // to any of them, and a stop that ends every process it started, also after a failure.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { FileClient, type FileClientOptions } from "../src/client/file-client.ts";
 import { NodeClient } from "../src/client/node-client.ts";
 import { initCluster, loadDataKeyPath, loadIdentity } from "../src/cluster/cluster-dir.ts";
@@ -137,6 +138,35 @@ export class BenchCluster {
       const statuses = await Promise.all(this.nodes.map((_, i) => this.status(i)));
       return statuses.every((s) => s.members.filter((m) => m.state === "alive").length >= others);
     });
+  }
+
+  /**
+   * Signs a layout of the nodes running now with the real `dmfs cluster layout apply` (through node 0),
+   * so a node started afterwards is a member outside the layout: it owns no data and never will, as a
+   * node that only serves clients. Resolves with the version once every node running took it.
+   */
+  async signLayout(): Promise<number> {
+    const first = this.nodes[0];
+    if (!first) throw new DmfsError("E_USAGE", "The bench cluster has no node to sign a layout through.");
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      DIST_CLI,
+      "cluster",
+      "layout",
+      "apply",
+      "--node",
+      first.addr,
+      "--cluster",
+      this.clusterDir,
+      "--json",
+    ]);
+    const applied = JSON.parse(stdout) as { version: number; nodes: string[] };
+    if (applied.nodes.length !== this.nodes.length) {
+      throw new DmfsError(
+        "E_UNREACHABLE",
+        `Layout version ${applied.version} was taken by ${applied.nodes.length} of ${this.nodes.length} nodes.`,
+      );
+    }
+    return applied.version;
   }
 
   /** A client whose gateway is node `i` (another chunk size or index fan-out when given); closed by `stop`. */

@@ -28,7 +28,8 @@ let cluster: BenchCluster;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "dmfs-bench-test-"));
   pool = new CryptoPool({ threads: 1 });
-  cluster = await BenchCluster.create(join(work, "c"), 2, { replication: 2, writeQuorum: 2 });
+  // Three certificates: two nodes from the start, a third that joins outside a signed layout.
+  cluster = await BenchCluster.create(join(work, "c"), 3, { replication: 2, writeQuorum: 2 });
 });
 
 afterAll(async () => {
@@ -63,6 +64,7 @@ describe("the end-to-end benchmark", () => {
       chunkSize: MiB,
       seed: "bench-test/child",
       bytes: 2 * MiB + 1,
+      directPaths: true,
     };
     const started: number[] = [];
     const upload = await runClientProcess({ ...base, op: "upload" }, (pid) => started.push(pid));
@@ -78,6 +80,22 @@ describe("the end-to-end benchmark", () => {
       () => {},
     ).catch((err: unknown) => err);
     expect((wrong as DmfsError).message).toContain("differ from the ones uploaded");
+  });
+
+  it("signs a layout of the running nodes, so a node started afterwards owns no data", async () => {
+    expect(await cluster.signLayout()).toBeGreaterThanOrEqual(1);
+    const before = await Promise.all([cluster.status(0), cluster.status(1)]);
+    await cluster.startNode();
+    await cluster.waitForFullMesh();
+    const files = await cluster.fileClient(2, pool);
+    await timedUpload(files, "bench-test/outside", 4 * MiB);
+    const after = await Promise.all([cluster.status(0), cluster.status(1), cluster.status(2)]);
+    // Four data chunks and a manifest on both homes, none on the node outside the layout.
+    expect(after.map((s) => s.store.chunks)).toEqual([
+      before[0]?.store.chunks + 5,
+      before[1]?.store.chunks + 5,
+      0,
+    ]);
   });
 
   it("stops every node it started", async () => {
