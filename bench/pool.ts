@@ -18,9 +18,12 @@ const CHUNK_SIZES = [256 * KiB, MiB, 4 * MiB];
 // faster, so it gets twice as much (AES then bounds its seals).
 const BYTES_PER_CASE: Record<Blake3Backend, number> = { native: 512 * MiB, wasm: 256 * MiB, noble: 32 * MiB };
 const AES_BYTES_PER_CASE = 256 * MiB;
+/** Sizes and bytes per case of the hash placement cases: a small file's chunk up to a large chunk. */
+const HASH_SIZES = [4 * KiB, 64 * KiB, 256 * KiB, MiB, 4 * MiB];
+const HASH_BYTES_PER_CASE = 128 * MiB;
 // Tasks queued per thread: one running, one waiting, so no thread idles between tasks.
 
-type PoolCase = "seal" | "raw-aes-gcm" | "raw-blake3";
+type PoolCase = "seal" | "raw-aes-gcm" | "raw-blake3" | "hash-inline" | "hash-pool";
 
 export const poolSuite: BenchSuite = {
   columns: [
@@ -29,6 +32,11 @@ export const poolSuite: BenchSuite = {
     { field: "threads", title: "threads" },
     { field: "chunkBytes", title: "chunk", format: (bytes) => `${Number(bytes) / KiB} KiB` },
     { field: "MBps", title: "MB/s", format: (rate) => Number(rate).toFixed(1) },
+    {
+      field: "cpuUsPerOp",
+      title: "CPU us/op",
+      format: (us) => (us === undefined ? "" : Number(us).toFixed(0)),
+    },
   ],
   run: runPoolSuite,
 };
@@ -41,6 +49,7 @@ async function runPoolSuite(report: (record: BenchRecord) => void): Promise<void
       report(poolRecord("raw-blake3", backend, 1, chunkBytes, await rawBlake3Rate(backend, chunkBytes)));
     }
   }
+  await measureHashPlacement(report);
   for (const backend of BLAKE3_BACKENDS) {
     for (let threads = 1; threads <= availableParallelism(); threads++) {
       const pool = new CryptoPool({ threads, backend });
@@ -99,4 +108,43 @@ function timedLoop(iterations: number, bytesPerIteration: number, work: () => vo
   const start = performance.now();
   for (let i = 0; i < iterations; i++) work();
   return megabytesPerSecond(iterations * bytesPerIteration, performance.now() - start);
+}
+
+/**
+ * What a node pays to check a received chunk's id, one chunk at a time as it arrives: hashed on the
+ * calling thread (`hash-inline`) or handed to a pool thread and back (`hash-pool`), per backend and size.
+ * Each chunk is a fresh buffer filled from a received-looking source, as a frame body is; `cpuUsPerOp`
+ * is the CPU of the whole process (every thread) per hash, which is what sets `inlineHashMaxBytes`.
+ */
+async function measureHashPlacement(report: (record: BenchRecord) => void): Promise<void> {
+  const source = randomBytes(Math.max(...HASH_SIZES));
+  for (const backend of ["native", "wasm"] as const) {
+    for (const [benchCase, inlineHashMaxBytes] of [
+      ["hash-inline", Number.POSITIVE_INFINITY],
+      ["hash-pool", -1],
+    ] as const) {
+      const pool = new CryptoPool({ threads: 1, backend, inlineHashMaxBytes });
+      try {
+        for (let i = 0; i < 8; i++) await pool.hash(source.subarray(0, MiB).slice());
+        for (const size of HASH_SIZES) {
+          const ops = Math.max(16, Math.min(256, Math.floor(HASH_BYTES_PER_CASE / size)));
+          const cpuBefore = process.cpuUsage();
+          const start = performance.now();
+          for (let i = 0; i < ops; i++) {
+            const received = new Uint8Array(size);
+            received.set(source.subarray(0, size));
+            await pool.hash(received, { ownsBuffer: true });
+          }
+          const milliseconds = performance.now() - start;
+          const cpu = process.cpuUsage(cpuBefore);
+          report({
+            ...poolRecord(benchCase, backend, 1, size, megabytesPerSecond(ops * size, milliseconds)),
+            cpuUsPerOp: Math.round((cpu.user + cpu.system) / ops),
+          });
+        }
+      } finally {
+        await pool.destroy();
+      }
+    }
+  }
 }

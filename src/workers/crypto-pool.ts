@@ -31,6 +31,8 @@ export type CryptoPoolOptions = {
    * a process that set one before starting the pool would lose it (src/cli/garbage-collection.ts).
    */
   v8Flags?: string[];
+  /** Hashes up to this many bytes run on the calling thread; defaults to inlineHashMaxBytes(backend). */
+  inlineHashMaxBytes?: number;
 };
 
 export type TransferOptions = {
@@ -50,24 +52,40 @@ function movable(view: Uint8Array, opts: TransferOptions): Uint8Array<ArrayBuffe
 }
 
 /**
- * Blobs up to this size are hashed on the calling thread. A task's round trip through the pool costs
- * about 0.1 ms of CPU across the two threads (messages, wake-ups) while BLAKE3 (WASM) of 4 KiB takes
- * 5 microseconds; a small file's chunk and manifest are verified on three nodes, so sending those to the
- * pool cost a tenth of a small upload's CPU (docs/performance.md). A 64 KiB hash takes ~80 microseconds,
- * short enough not to hold up the thread's sockets.
+ * Blobs up to this size are hashed on the calling thread with the wasm backend. A task's round trip
+ * through the pool costs about 0.1 ms of CPU across the two threads (messages, wake-ups) while BLAKE3
+ * (WASM) of 4 KiB takes 5 microseconds; a small file's chunk and manifest are verified on three nodes, so
+ * sending those to the pool cost a tenth of a small upload's CPU (docs/performance.md). A 64 KiB hash
+ * takes ~80 microseconds, short enough not to hold up the thread's sockets.
  */
 export const INLINE_HASH_MAX_BYTES = 64 * 1024;
+
+/**
+ * The same with the native backend, which hashes 1 MiB in ~0.4 ms: up to a chunk of the default size
+ * (1 MiB plus its header) a hash costs less CPU on the calling thread than the pool's round trip -
+ * 1.3-2.0 ms against 1.8-2.3 ms per received 1 MiB chunk, 0.45-0.62 against 0.60-0.63 ms at 256 KiB
+ * (`npm run bench -- pool`, hash-inline and hash-pool, at load 9-10). At 4 MiB the pool costs less
+ * (5.9-6.8 against 8.4-10.3 ms: a buffer that large left on this thread costs its garbage collector
+ * more), and one hash would hold up the sockets for longer, so larger chunks still go to the pool.
+ */
+export const NATIVE_INLINE_HASH_MAX_BYTES = 2 * 1024 * 1024;
+
+export function inlineHashMaxBytes(backend: Blake3Backend): number {
+  return backend === "native" ? NATIVE_INLINE_HASH_MAX_BYTES : INLINE_HASH_MAX_BYTES;
+}
 
 export class CryptoPool {
   readonly #pool: Piscina<CryptoTask, unknown>;
   readonly #threads: number;
   readonly #backend: Blake3Backend | undefined;
   readonly #gate: FifoGate;
+  readonly #inlineHashMaxBytes: number | undefined;
   #destroyed = false;
 
   constructor(opts: CryptoPoolOptions = {}) {
     this.#threads = opts.threads ?? availableParallelism();
     this.#backend = opts.backend;
+    this.#inlineHashMaxBytes = opts.inlineHashMaxBytes;
     // A bad DMFS_BLAKE3 fails here, with E_CONFIG, before any thread starts and keeps the process alive.
     if (opts.backend === undefined) preferredBackend(process.env[BLAKE3_BACKEND_ENV]);
     // Two per thread keep every thread busy (one runs, one is ready); the rest wait in the gate.
@@ -141,15 +159,17 @@ export class CryptoPool {
 
   /**
    * Unkeyed BLAKE3 as a 64-char hex id; the bytes travel to the worker and come back in `bytes`. Up to
-   * INLINE_HASH_MAX_BYTES they are hashed here instead, and `bytes` is the caller's own view.
+   * inlineHashMaxBytes(backend) they are hashed here instead, and `bytes` is the caller's own view.
    */
   async hash(
     bytes: Uint8Array,
     opts: TransferOptions = {},
   ): Promise<{ id: string; bytes: Uint8Array<ArrayBuffer> }> {
-    if (bytes.byteLength <= INLINE_HASH_MAX_BYTES && bytes.buffer instanceof ArrayBuffer) {
-      const id = chunkIdOf(await this.#hasher(), bytes);
-      return { id, bytes: bytes as Uint8Array<ArrayBuffer> };
+    if (bytes.buffer instanceof ArrayBuffer) {
+      const hasher = await this.#hasher();
+      if (bytes.byteLength <= (this.#inlineHashMaxBytes ?? inlineHashMaxBytes(hasher.backend))) {
+        return { id: chunkIdOf(hasher, bytes), bytes: bytes as Uint8Array<ArrayBuffer> };
+      }
     }
     const moved = movable(bytes, opts);
     return this.#run({ op: "hash", bytes: moved }, [moved]);

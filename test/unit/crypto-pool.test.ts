@@ -7,7 +7,11 @@ import { loadBlake3 } from "../../src/crypto/blake3.ts";
 import { type ChunkKeys, chunkIdOf, sealChunk } from "../../src/crypto/chunk-format.ts";
 import { deriveKeys } from "../../src/crypto/keys.ts";
 import { DmfsError, type ErrorCode } from "../../src/errors.ts";
-import { CryptoPool, INLINE_HASH_MAX_BYTES } from "../../src/workers/crypto-pool.ts";
+import {
+  CryptoPool,
+  INLINE_HASH_MAX_BYTES,
+  NATIVE_INLINE_HASH_MAX_BYTES,
+} from "../../src/workers/crypto-pool.ts";
 
 const chunkIdFromNoble = (bytes: Uint8Array) => blake3(bytes);
 
@@ -138,8 +142,8 @@ describe("the crypto pool", () => {
     await rejection(pool.open(otherKeys, sealed.stored, sealed.chunkId), "E_WRONG_KEY");
   });
 
-  it("hashes bytes to their BLAKE3 id and hands the same bytes back", async () => {
-    const bytes = randomBytes(200_000);
+  it("hashes bytes in a thread to their BLAKE3 id and hands the same bytes back", async () => {
+    const bytes = randomBytes(NATIVE_INLINE_HASH_MAX_BYTES + 1);
     const copy = Buffer.from(bytes);
     const { id, bytes: back } = await pool.hash(bytes);
     expect(bytes.byteLength).toBe(0);
@@ -188,7 +192,7 @@ describe("the crypto pool", () => {
   });
 
   it("moves a view's whole buffer without copying when the caller owns it, keeping the view's place", async () => {
-    const size = INLINE_HASH_MAX_BYTES + 1;
+    const size = NATIVE_INLINE_HASH_MAX_BYTES + 1;
     const body = new Uint8Array(size + 64);
     body.set(randomBytes(size), 64);
     const view = body.subarray(64);
@@ -200,8 +204,8 @@ describe("the crypto pool", () => {
     expect(bytes.byteLength).toBe(size);
   });
 
-  it.each([0, 1, 4096, INLINE_HASH_MAX_BYTES])(
-    "hashes a %i-byte blob on the calling thread, leaving the caller's view as it is",
+  it.each([0, 1, 4096, INLINE_HASH_MAX_BYTES, CHUNK_SIZE + 28, NATIVE_INLINE_HASH_MAX_BYTES])(
+    "hashes a %i-byte blob on the calling thread with the native backend, leaving the caller's view as it is",
     async (size) => {
       const body = new Uint8Array(size + 8);
       body.set(randomBytes(size), 8);
@@ -212,4 +216,25 @@ describe("the crypto pool", () => {
       expect(body.byteLength).toBe(size + 8);
     },
   );
+
+  it("with the wasm backend, hashes only up to INLINE_HASH_MAX_BYTES inline and larger blobs in a thread", async () => {
+    const wasm = new CryptoPool({ threads: 1, backend: "wasm" });
+    try {
+      for (const [size, inline] of [
+        [INLINE_HASH_MAX_BYTES, true],
+        [INLINE_HASH_MAX_BYTES + 1, false],
+      ] as const) {
+        const body = randomBytes(size);
+        const expected = bytesToHex(chunkIdFromNoble(body));
+        const view = new Uint8Array(body.buffer, body.byteOffset, size);
+        const owned = new Uint8Array(size);
+        owned.set(view);
+        const { id } = await wasm.hash(owned, { ownsBuffer: true });
+        expect(id).toBe(expected);
+        expect(owned.byteLength).toBe(inline ? size : 0); // a blob sent to a thread is detached here
+      }
+    } finally {
+      await wasm.destroy();
+    }
+  });
 });
