@@ -194,10 +194,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         }),
       },
       actions: {
-        announce: (_, { what }) =>
-          what === "leaving"
-            ? log.warn({}, "the newest layout does not name this node: handing its copies to their homes")
-            : log.info({}, "the newest layout names this node: it takes its share of copies"),
+        announce: (_, { what }) => {
+          if (what === "member")
+            log.info({}, "the newest layout names this node: it takes its share of copies");
+          else if (absence.readOnly)
+            log.info(
+              {},
+              "the newest layout does not name this node: read-only, it keeps its copies until re-added",
+            );
+          else log.warn({}, "the newest layout does not name this node: handing its copies to their homes");
+        },
       },
     }),
     { input: {} },
