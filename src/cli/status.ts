@@ -35,6 +35,11 @@ export interface ClusterStatusJson {
     /** Below its free-space reserve (`diskReserve` bytes): takes no new chunk copies; null when unknown. */
     full: boolean | null;
     diskReserve: number | null;
+    /**
+     * Why the node is read-only (it missed a tombstone purge while away: it takes no new copies and
+     * serves no catalog until removed and re-added), one sentence; null when it is not, or did not answer.
+     */
+    readOnly: string | null;
     /** The node's share of the under-replicated chunks at its last repair scan; null before one. */
     underReplicated: number | null;
     /** Copies the node holds off their homes at its last repair scan; null before one. */
@@ -105,6 +110,7 @@ export async function clusterStatus(
         diskFree: detail?.store.diskFree ?? null,
         full: detail?.store.full ?? null,
         diskReserve: detail?.store.reserveBytes ?? null,
+        readOnly: detail?.readOnly ?? null,
         underReplicated: detail?.underReplicated ?? null,
         misplaced: detail?.repair?.misplaced ?? null,
         bytesToMove: detail?.repair?.bytesToMove ?? null,
@@ -153,7 +159,7 @@ function render(s: ClusterStatusJson): string {
       s.nodes.map((n) => [
         n.id.slice(0, 8),
         n.address,
-        n.state,
+        n.readOnly !== null && n.state === "alive" ? "read-only" : n.state,
         n.rttMs === null ? "-" : `${n.rttMs.toFixed(1)} ms`,
         n.chunks === null ? "-" : String(n.chunks),
         n.bytes === null ? "-" : formatBytes(n.bytes),
@@ -170,6 +176,10 @@ function render(s: ClusterStatusJson): string {
         (n) =>
           `\nnode ${n.id.slice(0, 8)} is full: its disk is below its free-space reserve${n.diskReserve === null ? "" : ` of ${formatBytes(n.diskReserve)}`}, so it takes no new chunk copies (it still serves reads and deletes)`,
       )
+      .join("") +
+    s.nodes
+      .filter((n) => n.readOnly !== null)
+      .map((n) => `\nnode ${n.id.slice(0, 8)} is ${n.readOnly}`)
       .join("") +
     `\nunder-replicated chunks: ${s.underReplicated === null ? "- (not every alive node has finished a repair scan)" : s.underReplicated}\n` +
     `${repairLine(s)}\n`

@@ -3,10 +3,13 @@
 // writes or deletes while it was down catches up; last-writer-wins makes the order of arrival irrelevant.
 // A complete pull ends with an acknowledgement to the peer, and a tombstone is purged only once every
 // other node of the layout has acknowledged it and its grace period has passed (see tombstone-acks.ts).
+// A node back from an absence judges its own catalog by the first peer's digest reply before merging
+// anything (absence.ts); a read-only node neither pulls nor purges: its catalog stays as it was.
 import { diffBuckets } from "../cluster/digest.ts";
 import { type HybridClock, MAX_CLOCK_AHEAD_MS } from "../cluster/hlc.ts";
+import type { CatalogStanding } from "../cluster/missed-purges.ts";
 import type { TombstoneAcks } from "../cluster/tombstone-acks.ts";
-import type { CatalogEntry } from "../cluster/types.ts";
+import type { CatalogEntry, Hlc } from "../cluster/types.ts";
 import type { Catalog } from "../store/catalog.ts";
 import type { Logger } from "./logger.ts";
 import type { MeshView } from "./mesh-view.ts";
@@ -32,6 +35,17 @@ export interface AntiEntropyOptions {
   tombstoneGraceMs?: number;
   /** Wall-clock milliseconds (injected by tests). */
   now?: () => number;
+  /** Whether this node may merge: judged from peers' purge horizons (absence.ts); always current if absent. */
+  absence?: AbsenceView;
+}
+
+/** The part of `Absence` (absence.ts) anti-entropy uses. */
+export interface AbsenceView {
+  readonly standing: CatalogStanding;
+  /** A peer's purge horizon: may settle a returning node's standing. */
+  heard(peer: string, purgedThrough: Hlc | undefined): Promise<CatalogStanding>;
+  /** Called before each acknowledgement is sent, to keep it. */
+  acknowledged(peer: string, through: Hlc): void;
 }
 
 export class AntiEntropy {
@@ -65,6 +79,7 @@ export class AntiEntropy {
   }
 
   syncAll(): void {
+    if (this.o.absence?.standing === "stale") return;
     const purged = this.purgeAcknowledged();
     if (purged > 0) this.log.info({ purged }, "purged tombstones every layout node acknowledged");
     for (const m of this.mesh.members()) if (m.state === "alive") void this.syncWith(m.nodeId);
@@ -75,6 +90,8 @@ export class AntiEntropy {
    * holding; returns how many. Alone in the layout, the grace period is the only condition.
    */
   purgeAcknowledged(): number {
+    // A returning node purges nothing before it knows its catalog is current.
+    if (this.o.absence && this.o.absence.standing !== "current") return 0;
     const olderThan = this.now() - this.graceMs;
     const peers = this.o.layoutNodes().filter((id) => id !== this.mesh.selfId);
     if (peers.length === 0) return this.catalog.purgeTombstones(olderThan);
@@ -91,6 +108,7 @@ export class AntiEntropy {
     try {
       const reply = await conn.request({ t: "catalog.digest" });
       if (reply.t !== "catalog.digest.reply") return 0;
+      if (this.o.absence && (await this.o.absence.heard(nodeId, reply.purgedThrough)) !== "current") return 0;
       const buckets = diffBuckets(this.catalog.bucketDigests(), reply.buckets);
       let applied = 0;
       let refused = 0;
@@ -112,6 +130,7 @@ export class AntiEntropy {
       this.reportRefused(nodeId, refused);
       // Only a pull that left nothing behind vouches for the peer's whole catalog at its digest time.
       if (complete && refused === 0 && reply.through) {
+        this.o.absence?.acknowledged(nodeId, reply.through);
         await conn.request({ t: "catalog.ack", through: reply.through });
       }
       return applied;

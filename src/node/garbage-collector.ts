@@ -30,6 +30,11 @@ export interface GarbageCollectorOptions {
   graceMs: number;
   log: Logger;
   now?: () => number;
+  /**
+   * Why no chunk may be deleted now (the node's catalog is not the cluster's: read-only, or just
+   * rejoined and not yet caught up), or undefined when passes may delete.
+   */
+  heldBack?: () => string | undefined;
 }
 
 export class GarbageCollector {
@@ -82,6 +87,16 @@ export class GarbageCollector {
   }
 
   private async pass(): Promise<GcPassResult> {
+    const heldBack = this.o.heldBack?.();
+    if (heldBack !== undefined) {
+      this.condemned = new Set();
+      return {
+        reclaimedBytes: 0,
+        reclaimedChunks: 0,
+        reclaimableBytes: this.reclaimableBytes ?? 0,
+        skipped: heldBack,
+      };
+    }
     const now = this.o.now ?? Date.now;
     const referenced = new Set<string>();
     const marked = new Set<string>();

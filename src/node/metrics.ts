@@ -71,6 +71,15 @@ export class NodeMetrics {
       const s = status();
       return s === undefined ? undefined : s.store.full ? 1 : 0;
     });
+    gauge(
+      registers,
+      "read_only",
+      "1 while this node is read-only because it missed a tombstone purge while away (it takes no new copies and merges no catalog), else 0",
+      () => {
+        const s = status();
+        return s === undefined ? undefined : s.readOnly === undefined ? 0 : 1;
+      },
+    );
     gauge(registers, "catalog_files", "Live files in this node's catalog", () => status()?.catalog.files);
     gauge(
       registers,

@@ -26,6 +26,7 @@ import { CHUNK_OVERHEAD_BYTES } from "../crypto/chunk-format.ts";
 import type { ConnectionCounters } from "../protocol/connection.ts";
 import { maxFrameBytesFor } from "../protocol/frame.ts";
 import { type Hello, PROTOCOL_VERSION } from "../protocol/messages.ts";
+import { AcksSent } from "../store/acks-sent.ts";
 import { Catalog } from "../store/catalog.ts";
 import { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import { ChunkStore } from "../store/chunk-store.ts";
@@ -34,6 +35,7 @@ import { MemberTable } from "../store/members.ts";
 import { NodeDatabase } from "../store/node-database.ts";
 import { loadOrCreateNodeId, readIssuedNodeId } from "../store/node-identity.ts";
 import { CryptoPool } from "../workers/crypto-pool.ts";
+import { Absence } from "./absence.ts";
 import { joinHostPort, splitHostPort } from "./address.ts";
 import { AntiEntropy } from "./anti-entropy.ts";
 import { CertificateBindings, certificateName } from "./certificate-bindings.ts";
@@ -46,6 +48,7 @@ import type { MeshView } from "./mesh-view.ts";
 import { NodeMetrics } from "./metrics.ts";
 import { type MetricsServer, serveMetrics } from "./metrics-server.ts";
 import { RejectionLog } from "./rejection-log.ts";
+import { rejoinIfReAdded } from "./rejoin.ts";
 import { Repair } from "./repair.ts";
 import { createRequestHandler } from "./request-handlers.ts";
 import { RevocationGuard } from "./revocation-guard.ts";
@@ -137,7 +140,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const listenAddr = joinHostPort(host, port);
   const identity = await loadNodeBundle(opts.bundleDir);
   await mkdir(opts.root, { recursive: true });
-  const nodeId = loadOrCreateNodeId(opts.root, readIssuedNodeId(opts.bundleDir));
+  const issuedId = readIssuedNodeId(opts.bundleDir);
+  const rejoined = await rejoinIfReAdded(opts.root, issuedId, logger);
+  const nodeId = loadOrCreateNodeId(opts.root, issuedId);
   const pool = new CryptoPool({ threads: opts.threads });
   const log = logger.child({ nodeId: nodeId.slice(0, 8) });
 
@@ -189,10 +194,16 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         }),
       },
       actions: {
-        announce: (_, { what }) =>
-          what === "leaving"
-            ? log.warn({}, "the newest layout does not name this node: handing its copies to their homes")
-            : log.info({}, "the newest layout names this node: it takes its share of copies"),
+        announce: (_, { what }) => {
+          if (what === "member")
+            log.info({}, "the newest layout names this node: it takes its share of copies");
+          else if (absence.readOnly)
+            log.info(
+              {},
+              "the newest layout does not name this node: read-only, it keeps its copies until re-added",
+            );
+          else log.warn({}, "the newest layout does not name this node: handing its copies to their homes");
+        },
       },
     }),
     { input: {} },
@@ -235,6 +246,17 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     knownNodeIds: () => [nodeId, ...Object.keys(actor.getSnapshot().context.members)],
     log,
   });
+  const inLayout = () => layout.current().nodes.some((n) => n.nodeId === nodeId);
+  const absence = await Absence.open({
+    root: opts.root,
+    nodeId,
+    acks: new AcksSent(db),
+    log,
+    inLayout,
+    rejoined,
+  });
+  // Read-only or below its reserve, the node takes no new copies: peers hear it in its heartbeats.
+  const takesNoCopies = () => reserve.full || absence.readOnly;
   const admit = (socket: TLSSocket) => revocations.admit(socket);
   const gossip = (members: Record<string, Member>, children: Record<string, AnyActorRef | undefined>) =>
     gossipTo({ nodeId, addr: listenAddr }, revocations, layout, members, children);
@@ -272,6 +294,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     repair: () => repair.progress(),
     reserve,
     gc: () => ({ reclaimableBytes: gc.reclaimableBytes, reclaimedBytes: gc.reclaimedBytes }),
+    readOnly: () => absence.sentence(),
   });
 
   const mesh: MeshView = {
@@ -291,7 +314,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // A peer with room again may be a home that missed copies while full: repair now, not in 30 s.
   const fullPeers = new FullPeers(() => toStore({ type: "repair.now" }));
   const fullNodes = {
-    isFull: (id: string) => (id === nodeId ? reserve.full : fullPeers.isFull(id)),
+    isFull: (id: string) => (id === nodeId ? takesNoCopies() : fullPeers.isFull(id)),
     refused: (id: string) => {
       if (id !== nodeId) fullPeers.refused(id);
     },
@@ -321,6 +344,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     layoutNodes: () => layout.current().nodes.map((n) => n.nodeId),
     acks: tombstoneAcks,
+    absence,
     ...(opts.tombstoneGraceMs === undefined ? {} : { tombstoneGraceMs: opts.tombstoneGraceMs }),
   });
   const gc = new GarbageCollector({
@@ -329,6 +353,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fetchIndexObject: async (id) => (await gateway.readChunk(id)).bytes,
     graceMs: gcGraceMs,
     log,
+    heldBack: () => absence.collectionHeldBack(),
   });
   const repair = new Repair({
     mesh,
@@ -339,6 +364,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     skip: (id) => gc.isCondemned(id),
     onClean: () => layout.settled(),
     fullNodes,
+    paused: () => absence.readOnly,
     bytesPerSecond: (opts.rebalanceMBps ?? DEFAULT_REBALANCE_MBPS) * 1e6,
   });
   const scrub = new Scrub(store, pool, log);
@@ -365,6 +391,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     fullPeers,
     replyScope: { nodeId, localPaths: [opts.root, store.root, opts.bundleDir] },
     tombstoneAcks,
+    absence,
   });
 
   const machine = nodeMachine.provide({
@@ -386,7 +413,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       inbound: createInboundServer(metrics ? metrics.countRequests(handleRequest) : handleRequest),
       peerLink: peerLinkMachine.provide({
         actors: {
-          heartbeat: heartbeat(() => (reserve.full ? { full: true } : {})),
+          heartbeat: heartbeat(() => (takesNoCopies() ? { full: true } : {})),
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
             dialNode(input.addr, {
               identity,
@@ -437,7 +464,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     gossip(snapshot.context.members, snapshot.children);
   };
   revocations.onRevoked = gossipNow;
-  const inLayout = () => layout.current().nodes.some((n) => n.nodeId === nodeId);
   layout.onChanged = () => {
     gossipNow();
     toStore({ type: "layout.changed", member: inLayout() });

@@ -12,6 +12,7 @@ import type { Catalog } from "../store/catalog.ts";
 import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import type { Absence } from "./absence.ts";
 import { type ReplyScope, replyErrorFor } from "./error-replies.ts";
 import type { GarbageCollector } from "./garbage-collector.ts";
 import type { Gateway } from "./gateway.ts";
@@ -48,6 +49,8 @@ export interface NodeServices {
   replyScope: ReplyScope;
   /** Where peers' catalog.ack requests are kept, for the tombstone purge rule. */
   tombstoneAcks?: TombstoneAcks;
+  /** Refuses catalog traffic while the node is back from an absence and not (yet) current (absence.ts). */
+  absence?: Pick<Absence, "refuseIfReadOnly" | "refuseUntilCurrent">;
 }
 
 export function createRequestHandler(services: NodeServices): RequestHandler {
@@ -87,6 +90,7 @@ function createHandler(services: NodeServices): RequestHandler {
     repairState,
     log,
     fullPeers,
+    absence,
   } = services;
   /** Whether this node holds a copy of `chunkId` that hashes to its id; a bad one is quarantined. */
   const holdsGoodCopy = async (chunkId: string): Promise<boolean> => {
@@ -177,6 +181,7 @@ function createHandler(services: NodeServices): RequestHandler {
         await Promise.all(m.chunkIds.map((id) => store.touch(id)));
         return { t: "ok", re: m.id };
       case "catalog.push":
+        absence?.refuseIfReadOnly();
         try {
           clock.observeAll(m.entries.map((e) => e.hlc));
         } catch (err) {
@@ -189,15 +194,25 @@ function createHandler(services: NodeServices): RequestHandler {
         await catalogWrites.apply(m.entries);
         return { t: "ok", re: m.id };
       case "catalog.digest": {
+        absence?.refuseIfReadOnly();
         // Read together, with no await between: the stamp is what these digests cover.
         const buckets = catalog.bucketDigests();
         const through = catalog.lastArrival();
-        return { t: "catalog.digest.reply", re: m.id, buckets, ...(through ? { through } : {}) };
+        const purgedThrough = catalog.purgedThrough();
+        return {
+          t: "catalog.digest.reply",
+          re: m.id,
+          buckets,
+          ...(through ? { through } : {}),
+          ...(purgedThrough ? { purgedThrough } : {}),
+        };
       }
       case "catalog.ack":
         if (from.hello.nodeId) services.tombstoneAcks?.heard(from.hello.nodeId, m.through);
         return { t: "ok", re: m.id };
       case "catalog.pull": {
+        // A returning node offers no entry before it knows they are current.
+        absence?.refuseUntilCurrent();
         const page = catalog.entriesInBuckets(m.buckets, m.cursor);
         return {
           t: "catalog.entries",
@@ -208,6 +223,7 @@ function createHandler(services: NodeServices): RequestHandler {
       }
       // The client's file operations, served by this node as its gateway.
       case "file.begin":
+        absence?.refuseIfReadOnly();
         return { t: "file.begun", re: m.id, ...gateway.begin() };
       case "file.chunk.write":
         await gateway.writeChunk(m.chunkId, m.data);
@@ -225,13 +241,16 @@ function createHandler(services: NodeServices): RequestHandler {
       case "gc.run":
         return { t: "gc.done", re: m.id, ...(await gc.run()) };
       case "file.commit":
+        absence?.refuseIfReadOnly();
         await gateway.commit(m);
         return { t: "ok", re: m.id };
       case "file.lookup": {
+        absence?.refuseIfReadOnly();
         const entry = m.pathId ? catalog.get(m.pathId) : m.fileKey ? catalog.byFileKey(m.fileKey) : undefined;
         return { t: "file.entry", re: m.id, entry: entry ?? null };
       }
       case "catalog.changes":
+        absence?.refuseIfReadOnly();
         return { t: "catalog.changes.page", re: m.id, ...catalog.changesSince(m.after, m.limit) };
       case "chunk.locate":
         return { t: "chunk.locations", re: m.id, nodes: await gateway.locate(m.chunkIds) };

@@ -35,6 +35,8 @@ export interface StatusSources {
   /** The disk's free-space reserve: whether the node is below it, and how large it is. */
   reserve?: DiskReserve;
   gc: () => NodeStatus["gc"];
+  /** Why the node is read-only (one sentence), while it is. */
+  readOnly?: () => string | undefined;
 }
 
 export class StatusPublisher {
@@ -70,6 +72,7 @@ export class StatusPublisher {
       underReplicated: this.sources.underReplicated(),
       ...(this.sources.repair ? { repair: this.sources.repair() } : {}),
       gc: this.sources.gc(),
+      ...readOnlyField(this.sources.readOnly?.()),
     };
   }
 
@@ -93,4 +96,8 @@ export class StatusPublisher {
     const status = await this.snapshot();
     for (const conn of this.subscribers) conn.send({ t: "status.update", status }).catch(() => undefined);
   }
+}
+
+function readOnlyField(sentence: string | undefined): { readOnly?: string } {
+  return sentence === undefined ? {} : { readOnly: sentence };
 }

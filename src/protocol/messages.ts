@@ -165,6 +165,11 @@ export const NodeStatus = z.strictObject({
    * not yet deleted (null before one), and bytes deleted since the node started.
    */
   gc: z.strictObject({ reclaimableBytes: uint().nullable(), reclaimedBytes: uint() }),
+  /**
+   * Present while the node is read-only because it missed a tombstone purge while away: the sentence
+   * its log says, naming why and how to rejoin (src/node/absence.ts).
+   */
+  readOnly: z.string().min(1).max(MAX_ERROR_MESSAGE_CHARS).optional(),
 });
 export type NodeStatus = z.infer<typeof NodeStatus>;
 
@@ -197,7 +202,10 @@ export type ErrorMessage = z.infer<typeof ErrorMessage>;
 export const Ok = z.strictObject({ t: z.literal("ok"), re: RequestId });
 export type Ok = z.infer<typeof Ok>;
 
-/** A heartbeat; `full` says the sender's disk is below its free-space reserve (it takes no new copies). */
+/**
+ * A heartbeat; `full` says the sender takes no new copies: its disk is below its free-space reserve, or
+ * it is read-only after missing a tombstone purge (src/node/absence.ts).
+ */
 export const Ping = z.strictObject({
   t: z.literal("ping"),
   id: RequestId,
@@ -282,6 +290,11 @@ export const CatalogDigestReply = z.strictObject({
   buckets: z.array(exactBytes(DIGEST_BYTES)).length(DIGEST_BUCKETS),
   /** The latest arrival stamp stored on the replying node when it made these digests. */
   through: Hlc.optional(),
+  /**
+   * The latest arrival stamp, on the replying node, of a tombstone it purged (absent: none yet, or a
+   * node built before 2026-11-26). A returning node that acknowledged less to it missed a purge.
+   */
+  purgedThrough: Hlc.optional(),
 });
 export type CatalogDigestReply = z.infer<typeof CatalogDigestReply>;
 

@@ -249,6 +249,11 @@ export class Catalog {
     return purged.rows.length;
   }
 
+  /** The latest arrival stamp of a tombstone purged here (null if none was): this node's purge horizon. */
+  purgedThrough(): Hlc | null {
+    return this.purged && { ...this.purged };
+  }
+
   /** The arrival stamp of the entry stored here last (null when the catalog is empty). */
   lastArrival(): Hlc | null {
     const row = this.db.read(() => this.sql.lastChange.get());

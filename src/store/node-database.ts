@@ -1,6 +1,7 @@
-// The node's own SQLite database, <root>/node.db: the catalog, which manifests are live, and the
-// remembered members. Opening migrates the schema by `user_version`; every commit is fsynced before
-// it returns, because an upload's acknowledgement promises the catalog entry is on disk.
+// The node's own SQLite database, <root>/node.db: the catalog, which manifests are live, the
+// remembered members and the acknowledgements this node sent. Opening migrates the schema by
+// `user_version`; every commit is fsynced before it returns, because an upload's acknowledgement
+// promises the catalog entry is on disk.
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -53,6 +54,16 @@ const MIGRATIONS: readonly string[] = [
     wall    INTEGER NOT NULL,
     logical INTEGER NOT NULL
   ) STRICT;
+  `,
+  // 3: what this node acknowledged to each peer after a complete anti-entropy pull (the peer's arrival
+  // stamp) and when, so a node that returns can tell whether a peer purged tombstones it never received.
+  `
+  CREATE TABLE acks_sent (
+    peer_id TEXT PRIMARY KEY,
+    wall    INTEGER NOT NULL,
+    logical INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
   `,
 ];
 

@@ -8,11 +8,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Member } from "../../src/actors/node.ts";
 import { HybridClock, MAX_CLOCK_AHEAD_MS } from "../../src/cluster/hlc.ts";
 import { TombstoneAcks } from "../../src/cluster/tombstone-acks.ts";
-import type { CatalogEntry } from "../../src/cluster/types.ts";
+import type { CatalogEntry, Hlc } from "../../src/cluster/types.ts";
+import { Absence } from "../../src/node/absence.ts";
 import { AntiEntropy } from "../../src/node/anti-entropy.ts";
 import { createLogger } from "../../src/node/logger.ts";
 import type { Connection } from "../../src/protocol/connection.ts";
 import type { Message } from "../../src/protocol/messages.ts";
+import { AcksSent } from "../../src/store/acks-sent.ts";
 import { Catalog } from "../../src/store/catalog.ts";
 import { NodeDatabase } from "../../src/store/node-database.ts";
 
@@ -30,6 +32,10 @@ afterEach(() => {
 
 interface FakeNode {
   id: string;
+  root: string;
+  db: NodeDatabase;
+  /** Set by `restart`: the node judges its catalog as a returning node does. */
+  absence: Absence | undefined;
   catalog: Catalog;
   acks: TombstoneAcks;
   antiEntropy: AntiEntropy;
@@ -51,7 +57,18 @@ function cluster(count: number): FakeNode[] {
     const id = (i + 1).toString(16).padStart(2, "0").repeat(16);
     const catalog = new Catalog(db, clockNow);
     const acks = new TombstoneAcks();
-    const node: FakeNode = { id, catalog, acks, up: true, layout: undefined } as FakeNode;
+    const node = { id, root, db, absence: undefined, catalog, acks, up: true, layout: undefined } as FakeNode;
+    const acksSent = new AcksSent(db);
+    // What anti-entropy asks: the node's Absence once restarted, else a node that was never away.
+    const absence = {
+      get standing() {
+        return node.absence?.standing ?? ("current" as const);
+      },
+      heard: async (peer: string, purgedThrough: Hlc | undefined) =>
+        node.absence ? node.absence.heard(peer, purgedThrough) : ("current" as const),
+      acknowledged: (peer: string, through: Hlc) =>
+        node.absence ? node.absence.acknowledged(peer, through) : acksSent.record(peer, through, now),
+    };
     node.antiEntropy = new AntiEntropy({
       mesh: {
         selfId: id,
@@ -80,6 +97,7 @@ function cluster(count: number): FakeNode[] {
       acks,
       tombstoneGraceMs: GRACE_MS,
       now: clockNow,
+      absence,
     });
     nodes.push(node);
   }
@@ -90,15 +108,19 @@ function cluster(count: number): FakeNode[] {
 function serve(node: FakeNode, from: string, m: Message): Message {
   switch (m.t) {
     case "catalog.digest": {
+      node.absence?.refuseIfReadOnly();
       const through = node.catalog.lastArrival();
+      const purgedThrough = node.catalog.purgedThrough();
       return {
         t: "catalog.digest.reply",
         re: 1,
         buckets: node.catalog.bucketDigests(),
         ...(through ? { through } : {}),
+        ...(purgedThrough ? { purgedThrough } : {}),
       };
     }
     case "catalog.pull":
+      node.absence?.refuseUntilCurrent();
       return { t: "catalog.entries", re: 1, ...node.catalog.entriesInBuckets(m.buckets, m.cursor) };
     case "catalog.ack":
       node.acks.heard(from, m.through);
@@ -106,6 +128,20 @@ function serve(node: FakeNode, from: string, m: Message): Message {
     default:
       throw new Error(`unexpected ${m.t}`);
   }
+}
+
+/** The node starts again: what it acknowledged is read back from its database, its standing judged anew. */
+async function restart(node: FakeNode): Promise<Absence> {
+  node.absence = await Absence.open({
+    root: node.root,
+    nodeId: node.id,
+    acks: new AcksSent(node.db),
+    log,
+    inLayout: () => true,
+    now: clockNow,
+  });
+  node.up = true;
+  return node.absence;
 }
 
 /** Every up node pulls from every other up node once, then purges what it may. */
@@ -231,5 +267,88 @@ describe("tombstone purge", () => {
     await a.antiEntropy.syncWith(b.id);
     expect(b.antiEntropy.purgeAcknowledged()).toBe(0);
     expect(b.catalog.counts().tombstones).toBe(1);
+  });
+});
+
+describe("a node back from an absence", () => {
+  it("merges back when it stayed in the layout: its peers kept the tombstone, so the file stays deleted", async () => {
+    const [a, b, c] = cluster(3) as [FakeNode, FakeNode, FakeNode];
+    const nodes = [a, b, c];
+    for (const n of nodes) n.catalog.apply(entry(PATH, now, false));
+    await round(nodes);
+    c.up = false;
+    now += 1_000;
+    a.catalog.apply(entry(PATH, now, true));
+    for (let i = 0; i < 3; i++) {
+      now += GRACE_MS;
+      await round(nodes);
+    }
+    const absence = await restart(c);
+    expect(absence.standing).toBe("deciding");
+    await round(nodes);
+    expect(absence.standing).toBe("current");
+    expect(live(nodes)).toEqual([false, false, false]);
+  });
+
+  it("turns read-only when a peer purged a tombstone it never acknowledged, and merges or offers nothing", async () => {
+    const [a, b, c] = cluster(3) as [FakeNode, FakeNode, FakeNode];
+    const nodes = [a, b, c];
+    for (const n of nodes) n.catalog.apply(entry(PATH, now, false));
+    await round(nodes);
+    // c is taken out of the layout while down, so a and b purge without it.
+    c.up = false;
+    a.layout = [a.id, b.id];
+    b.layout = [a.id, b.id];
+    now += 1_000;
+    a.catalog.apply(entry(PATH, now, true));
+    a.catalog.apply(entry(OTHER_PATH, now, false));
+    now += GRACE_MS + 1;
+    await round(nodes);
+    await round(nodes);
+    expect(tombstones([a, b])).toEqual([0, 0]);
+
+    const absence = await restart(c);
+    for (let i = 0; i < 3; i++) await round(nodes);
+    expect(absence.standing).toBe("stale");
+    expect(absence.sentence()).toMatch(/^read-only: .*purged tombstones .*dmfs node remove/);
+    expect(live(nodes)).toEqual([false, false, true]); // c's copy stays frozen there, nowhere else
+    expect(c.catalog.get(OTHER_PATH)).toBeUndefined(); // and c took nothing in
+    expect(() => absence.refuseIfReadOnly()).toThrow(expect.objectContaining({ code: "E_NODE_READ_ONLY" }));
+    expect(absence.collectionHeldBack()).toMatch(/read-only/);
+    // The verdict is on disk: a restart stays read-only before hearing anyone.
+    expect((await restart(c)).standing).toBe("stale");
+  });
+
+  it("offers no entries before it has heard a peer", async () => {
+    const [a, c] = cluster(2) as [FakeNode, FakeNode];
+    c.catalog.apply(entry(OTHER_PATH, now, false));
+    await round([a, c]);
+    c.up = false;
+    c.catalog.apply(entry(PATH, now, false)); // written while no peer could see it
+    const absence = await restart(c);
+    expect(await a.antiEntropy.syncWith(c.id)).toBe(0);
+    expect(a.catalog.get(PATH)).toBeUndefined();
+    await c.antiEntropy.syncWith(a.id);
+    expect(absence.standing).toBe("current");
+    expect(await a.antiEntropy.syncWith(c.id)).toBe(1);
+  });
+
+  it("comes back current after a whole-cluster restart longer than the grace", async () => {
+    const nodes = cluster(3);
+    nodes[0]?.catalog.apply(entry(PATH, now, true));
+    for (let i = 0; i < 2; i++) {
+      now += GRACE_MS + 1;
+      await round(nodes);
+    }
+    expect(tombstones(nodes)).toEqual([0, 0, 0]);
+    nodes[1]?.catalog.apply(entry(OTHER_PATH, now, false));
+    await round(nodes);
+    for (const n of nodes) n.up = false;
+    now += 100 * GRACE_MS;
+    const standings = [];
+    for (const n of nodes) standings.push(await restart(n));
+    await round(nodes);
+    expect(standings.map((s) => s.standing)).toEqual(["current", "current", "current"]);
+    expect(live(nodes, OTHER_PATH)).toEqual([true, true, true]);
   });
 });

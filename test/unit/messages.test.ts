@@ -186,6 +186,7 @@ const arbitraries: { [T in MessageType]: fc.Arbitrary<MessageOf<T>> } = {
         maxLength: DIGEST_BUCKETS,
       }),
       through: hlc,
+      purgedThrough: hlc,
     },
     { requiredKeys: ["t", "re", "buckets"] },
   ),

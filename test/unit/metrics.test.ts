@@ -46,6 +46,7 @@ describe("a node's Prometheus metrics", () => {
     expect(sampleValue(families, "dmfs_gc_reclaimed_bytes_total")).toBe(42);
     expect(sampleValue(families, "dmfs_chunk_reads_total")).toBe(7);
     expect(sampleValue(families, "dmfs_disk_full")).toBe(0);
+    expect(sampleValue(families, "dmfs_read_only")).toBe(0);
     expect(families.get("dmfs_store_chunks")?.type).toBe("GAUGE");
     expect(families.get("dmfs_uploads_total")?.type).toBe("COUNTER");
     expect(sampleValue(families, "dmfs_peer_up", { peer: PEER, state: "alive" })).toBe(1);
@@ -67,6 +68,7 @@ describe("a node's Prometheus metrics", () => {
       activity: { uploads: 4, reads: 5, deletes: 1, chunksStored: 20, chunksServed: 9, chunkReads: 7 },
       members: statusWith().members.slice(0, 2),
       underReplicated: 3,
+      readOnly: "read-only: this node was out of contact with the cluster for 9 s, and so on",
       repair: {
         misplaced: 2,
         bytesToMove: 3_000_000,
@@ -84,6 +86,7 @@ describe("a node's Prometheus metrics", () => {
     expect(families.get("dmfs_repair_moved_bytes_total")?.type).toBe("COUNTER");
     expect(sampleValue(families, "dmfs_store_chunks")).toBe(20);
     expect(sampleValue(families, "dmfs_disk_full")).toBe(1);
+    expect(sampleValue(families, "dmfs_read_only")).toBe(1);
     expect(sampleValue(families, "dmfs_disk_reserve_bytes")).toBe(5e7);
     expect(sampleValue(families, "dmfs_uploads_total")).toBe(4);
     expect(sampleValue(families, "dmfs_under_replicated_chunks")).toBe(3);
