@@ -52,7 +52,9 @@ async function waitForGoodCopy(node: number, chunkId: string, good: number): Pro
 
 describe("reads when nodes fail", () => {
   // Six node starts in one test: each takes 1-2 s on a quiet machine and up to 5 s under load.
-  it("returns the file through the survivor with any two of three nodes killed", { timeout: 90_000 }, async () => {
+  it("returns the file through the survivor with any two of three nodes killed", {
+    timeout: 90_000,
+  }, async () => {
     for (const [a, b, survivor] of [
       [0, 1, 2],
       [0, 2, 1],
