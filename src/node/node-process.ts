@@ -315,6 +315,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const fullPeers = new FullPeers(() => toStore({ type: "repair.now" }));
   const fullNodes = {
     isFull: (id: string) => (id === nodeId ? takesNoCopies() : fullPeers.isFull(id)),
+    isReadOnly: (id: string) => (id === nodeId ? absence.readOnly : fullPeers.isReadOnly(id)),
     refused: (id: string) => {
       if (id !== nodeId) fullPeers.refused(id);
     },
@@ -413,7 +414,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       inbound: createInboundServer(metrics ? metrics.countRequests(handleRequest) : handleRequest),
       peerLink: peerLinkMachine.provide({
         actors: {
-          heartbeat: heartbeat(() => (takesNoCopies() ? { full: true } : {})),
+          heartbeat: heartbeat(() =>
+            absence.readOnly ? { full: true, readOnly: true } : reserve.full ? { full: true } : {},
+          ),
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
             dialNode(input.addr, {
               identity,
