@@ -197,7 +197,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         announce: (_, { what }) => {
           if (what === "member")
             log.info({}, "the newest layout names this node: it takes its share of copies");
-          else if (absence.readOnly)
+          else if (what === "keeping")
             log.info(
               {},
               "the newest layout does not name this node: read-only, it keeps its copies until re-added",
@@ -254,7 +254,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     inLayout,
     rejoined,
+    // The store stops anti-entropy, repair and garbage collection: they trust the catalog.
+    onReadOnly: () => toStore({ type: "absence.readOnly" }),
   });
+  if (absence.readOnly) toStore({ type: "absence.readOnly" });
   // Read-only or below its reserve, the node takes no new copies: peers hear it in its heartbeats.
   const takesNoCopies = () => reserve.full || absence.readOnly;
   const admit = (socket: TLSSocket) => revocations.admit(socket);
@@ -365,7 +368,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     skip: (id) => gc.isCondemned(id),
     onClean: () => layout.settled(),
     fullNodes,
-    paused: () => absence.readOnly,
     bytesPerSecond: (opts.rebalanceMBps ?? DEFAULT_REBALANCE_MBPS) * 1e6,
   });
   const scrub = new Scrub(store, pool, log);
