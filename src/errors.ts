@@ -33,6 +33,7 @@ export const ErrorCodes = {
   E_REVOKED: "certificate revoked",
   E_UNREACHABLE: "cluster unreachable",
   E_QUORUM: "write quorum not met",
+  E_TOO_FEW_WRITABLE: "too few nodes take new copies: some are read-only after missing a purge",
   E_NODE_READ_ONLY: "this node is read-only: its catalog may hold files deleted while it was away",
   E_USAGE: "invalid command-line usage",
 } as const;

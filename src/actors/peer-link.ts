@@ -55,8 +55,11 @@ interface PeerLinkContext extends PeerLinkInput {
   reason: string | null;
 }
 
-/** What a node tells each peer in every ping besides the time: whether its disk is below its reserve. */
-export type PingNews = { full?: boolean };
+/**
+ * What a node tells each peer in every ping besides the time: whether it takes no new copies (`full`),
+ * and whether that is because it is read-only.
+ */
+export type PingNews = { full?: boolean; readOnly?: boolean };
 
 /**
  * The heartbeat of a connected link: a ping every `heartbeatMs` (carrying `news()`), a `link.pong`

@@ -1,16 +1,22 @@
 // The store actor: owns the node's disk state for the node's whole life. It opens it (database
 // migration, chunk store recovery), waits in standby until the mesh is up, then serves with the
 // background jobs - disk watch, status, anti-entropy, repair and rebalance, scrub, garbage collection -
-// as its children. While serving it tracks whether the disk is below its reserve (full) and whether the
-// newest layout still names this node (member, or leaving while repair hands its copies to their homes).
+// as its children. While serving it tracks whether the disk is below its reserve (full) and the node's
+// role: member, leaving while repair hands its copies to their homes (the newest layout no longer names
+// this node), or read-only (it missed a tombstone purge while away, node/absence.ts), where the jobs
+// that share or act on the catalog - anti-entropy, repair, garbage collection - do not run.
 // Closing stops the children, lets passes under way finish, then closes the disk state, so no pass
 // ever runs against a closed database. The node process provides how each step is done.
 // Chunk reads and writes do not pass through here as events: they are the hot path, and the chunk store
 // itself refuses copies below the reserve; the actor decides when the store and its jobs run.
-import { assign, fromCallback, fromPromise, type NonReducibleUnknown, sendTo, setup } from "xstate";
+import { assign, fromCallback, fromPromise, type NonReducibleUnknown, not, sendTo, setup } from "xstate";
 
+/** The jobs a serving store runs in every role, in the order they start. */
+const LOCAL_JOBS = ["diskWatch", "status", "scrub"] as const;
+/** The jobs that trust the node's catalog: not run while it is read-only. */
+const CATALOG_JOBS = ["antiEntropy", "repair", "gc"] as const;
 /** The background jobs a serving store runs, in the order they start. */
-export const STORE_JOBS = ["diskWatch", "status", "antiEntropy", "repair", "scrub", "gc"] as const;
+export const STORE_JOBS = [...LOCAL_JOBS, ...CATALOG_JOBS] as const;
 export type StoreJobName = (typeof STORE_JOBS)[number];
 
 export type StoreEvent =
@@ -23,6 +29,8 @@ export type StoreEvent =
   | { type: "disk.room" }
   /** A newer layout arrived; `member` says whether it names this node. */
   | { type: "layout.changed"; member: boolean }
+  /** The node missed a tombstone purge while away: read-only until it is rejoined (a restart). */
+  | { type: "absence.readOnly" }
   /** Something changed that repair should look at now rather than at its next periodic scan. */
   | { type: "repair.now" };
 
@@ -63,11 +71,14 @@ export interface StoreInput {
   full?: boolean;
   /** Whether the layout names this node when the store opens. */
   member?: boolean;
+  /** Whether the node is read-only when the store opens. */
+  readOnly?: boolean;
 }
 
 interface StoreContext {
   full: boolean;
   member: boolean;
+  readOnly: boolean;
   closeRequested: boolean;
   /** Repair was asked for before the store served: its first pass runs as soon as it starts. */
   repairWanted: boolean;
@@ -96,13 +107,15 @@ export const storeMachine = setup({
     }),
   },
   actions: {
-    // Provided: say that the newest layout no longer names this node, or names it again. (The disk
-    // reserve says when it fills, with its figures.)
-    announce: (_, _p: { what: "leaving" | "member" }) => {},
+    // Provided: say that the newest layout no longer names this node, or names it again, or no longer
+    // names it while it is read-only (it keeps its copies). (The disk reserve says when it fills, with
+    // its figures; the absence verdict says why the node is read-only.)
+    announce: (_, _p: { what: "leaving" | "member" | "keeping" }) => {},
   },
   guards: {
     full: ({ context }) => context.full,
     member: ({ context }) => context.member,
+    readOnly: ({ context }) => context.readOnly,
     closeRequested: ({ context }) => context.closeRequested,
   },
 }).createMachine({
@@ -110,6 +123,7 @@ export const storeMachine = setup({
   context: ({ input }) => ({
     full: input.full ?? false,
     member: input.member ?? true,
+    readOnly: input.readOnly ?? false,
     closeRequested: false,
     repairWanted: false,
     error: undefined,
@@ -120,6 +134,7 @@ export const storeMachine = setup({
     "disk.full": { actions: assign({ full: true }) },
     "disk.room": { actions: assign({ full: false }) },
     "layout.changed": { actions: assign({ member: ({ event }) => event.member }) },
+    "absence.readOnly": { actions: assign({ readOnly: true }) },
     "repair.now": { actions: assign({ repairWanted: true }) },
   },
   states: {
@@ -140,17 +155,14 @@ export const storeMachine = setup({
     },
     serving: {
       type: "parallel",
-      invoke: STORE_JOBS.map((name) => ({
-        id: name,
-        src: "job" as const,
-        input: ({ context }: { context: StoreContext }) => ({
-          name,
-          runNow: name === "repair" && context.repairWanted,
-        }),
-      })),
+      invoke: jobInvocations(LOCAL_JOBS),
       on: {
         "store.close": "#store.closing",
-        "repair.now": { actions: sendTo("repair", { type: "job.run" } satisfies JobEvent) },
+        // Repair does not run while read-only: nothing to ask.
+        "repair.now": {
+          guard: not("readOnly"),
+          actions: sendTo("repair", { type: "job.run" } satisfies JobEvent),
+        },
       },
       states: {
         disk: {
@@ -165,13 +177,16 @@ export const storeMachine = setup({
             full: {
               on: {
                 // A peer may have missed copies while this disk was full; its homes are repaired now.
-                "disk.room": {
-                  target: "ready",
-                  actions: [
-                    assign({ full: false }),
-                    sendTo("repair", { type: "job.run" } satisfies JobEvent),
-                  ],
-                },
+                "disk.room": [
+                  { guard: "readOnly", target: "ready", actions: assign({ full: false }) },
+                  {
+                    target: "ready",
+                    actions: [
+                      assign({ full: false }),
+                      sendTo("repair", { type: "job.run" } satisfies JobEvent),
+                    ],
+                  },
+                ],
               },
             },
           },
@@ -179,27 +194,50 @@ export const storeMachine = setup({
         role: {
           initial: "checking",
           states: {
-            checking: { always: [{ guard: "member", target: "member" }, { target: "leaving" }] },
-            member: {
-              on: {
-                "layout.changed": {
-                  guard: ({ event }) => !event.member,
-                  target: "leaving",
-                  actions: [
-                    assign({ member: false }),
-                    { type: "announce", params: { what: "leaving" } },
-                    sendTo("repair", { type: "job.run" } satisfies JobEvent),
-                  ],
+            checking: { always: [{ guard: "readOnly", target: "readOnly" }, { target: "writable" }] },
+            // The catalog is the cluster's (or being judged so): the jobs that share and act on it run.
+            writable: {
+              invoke: jobInvocations(CATALOG_JOBS),
+              initial: "checking",
+              on: { "absence.readOnly": { target: "readOnly", actions: assign({ readOnly: true }) } },
+              states: {
+                checking: { always: [{ guard: "member", target: "member" }, { target: "leaving" }] },
+                member: {
+                  on: {
+                    "layout.changed": {
+                      guard: ({ event }) => !event.member,
+                      target: "leaving",
+                      actions: [
+                        assign({ member: false }),
+                        { type: "announce", params: { what: "leaving" } },
+                        sendTo("repair", { type: "job.run" } satisfies JobEvent),
+                      ],
+                    },
+                  },
+                },
+                leaving: {
+                  on: {
+                    "layout.changed": {
+                      guard: ({ event }) => event.member,
+                      target: "member",
+                      actions: [assign({ member: true }), { type: "announce", params: { what: "member" } }],
+                    },
+                  },
                 },
               },
             },
-            leaving: {
+            // Missed a purge while away: no anti-entropy, repair or collection; it keeps its copies and
+            // serves chunk reads until rejoined, which restarts the node. A layout without it changes
+            // nothing here but is said once.
+            readOnly: {
               on: {
-                "layout.changed": {
-                  guard: ({ event }) => event.member,
-                  target: "member",
-                  actions: [assign({ member: true }), { type: "announce", params: { what: "member" } }],
-                },
+                "layout.changed": [
+                  {
+                    guard: ({ context, event }) => context.member && !event.member,
+                    actions: [assign({ member: false }), { type: "announce", params: { what: "keeping" } }],
+                  },
+                  { actions: assign({ member: ({ event }) => event.member }) },
+                ],
               },
             },
           },
@@ -221,6 +259,18 @@ export const storeMachine = setup({
   },
   output: ({ context }) => (context.error ? { error: context.error } : {}),
 });
+
+/** One `job` child per name, each told whether repair was asked for before it started. */
+function jobInvocations(names: readonly StoreJobName[]) {
+  return names.map((name) => ({
+    id: name,
+    src: "job" as const,
+    input: ({ context }: { context: StoreContext }) => ({
+      name,
+      runNow: name === "repair" && context.repairWanted,
+    }),
+  }));
+}
 
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));

@@ -25,7 +25,7 @@ const program = new Command()
   .showHelpAfterError("(run with --help for usage)")
   .addHelpText(
     "after",
-    "\nExit statuses: 0 done, 1 anything else, 2 usage, 3 config or cluster files, 4 not found, 5 wrong data key\nor data that does not verify, 6 cluster unreachable, 7 write quorum not met, 8 disk full on the nodes,\n9 ls listed what it could but left out entries it could not open or check (named on stderr).",
+    "\nExit statuses: 0 done, 1 anything else, 2 usage, 3 config or cluster files, 4 not found, 5 wrong data key\nor data that does not verify, 6 cluster unreachable, 7 write quorum not met, 8 disk full on the nodes,\n9 ls listed what it could but left out entries it could not open or check (named on stderr),\n10 too few nodes take new copies because some are read-only (missed a tombstone purge while away).",
   )
   .addCommand(initCommand())
   .addCommand(upCommand())

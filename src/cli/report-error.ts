@@ -16,6 +16,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   E_QUORUM: 7,
   E_NO_SPACE: 8,
   E_DISK_FULL: 8,
+  E_TOO_FEW_WRITABLE: 10,
 };
 
 /** `ls` listed what it could, but some entries did not open or did not match their metadata. */

@@ -40,7 +40,10 @@ export interface GatewayOptions {
 }
 
 export interface FullNodes {
+  /** Whether the node takes no new copies: its disk is below its reserve, or it is read-only. */
   isFull(nodeId: string): boolean;
+  /** Whether the node takes no new copies because it is read-only (missed a purge while away). */
+  isReadOnly?(nodeId: string): boolean;
   /** A node refused a copy for lack of room. */
   refused(nodeId: string): void;
 }
@@ -62,7 +65,7 @@ export class Gateway {
   begin(): { alive: number; replication: number; writeQuorum: number; gcGraceMs: number } {
     const alive = aliveCount(this.o.mesh);
     this.requireQuorum(alive);
-    this.requireRoom(this.withRoom().filter((m) => m.alive).length, alive);
+    this.requireRoom(alive);
     const { replication, writeQuorum, gcGraceMs } = this.o;
     return { alive, replication, writeQuorum, gcGraceMs };
   }
@@ -101,18 +104,21 @@ export class Gateway {
     const full = this.o.fullNodes;
     const hasRoom = (nodeId: string) => alive.has(nodeId) && !full?.isFull(nodeId);
     const targets = this.placement.writeTargets(chunkId, hasRoom);
-    this.requireRoom(targets.length, alive.size);
+    this.requireRoom(alive.size, targets.length);
     const spares = this.placement.readOrder(chunkId).filter((n) => hasRoom(n) && !targets.includes(n));
     await this.quorum(
       targets.map((nodeId) => () => this.putOnOrNext(nodeId, chunkId, bytes, spares)),
       `chunk ${chunkId.slice(0, 12)}`,
+      this.blocked().filter((b) => b.readOnly),
     );
   }
 
-  /** The members, each alive only if it also has room for new copies. */
-  private withRoom() {
+  /** The alive members that take no new copies, each with whether it is read-only (else its disk is full). */
+  private blocked(): { nodeId: string; readOnly: boolean }[] {
     const full = this.o.fullNodes;
-    return liveness(this.o.mesh).map((m) => ({ ...m, alive: m.alive && !full?.isFull(m.nodeId) }));
+    return liveness(this.o.mesh)
+      .filter((m) => m.alive && full?.isFull(m.nodeId))
+      .map((m) => ({ nodeId: m.nodeId, readOnly: full?.isReadOnly?.(m.nodeId) ?? false }));
   }
 
   /**
@@ -241,13 +247,25 @@ export class Gateway {
     );
   }
 
-  /** Fewer than W nodes with room, though enough are alive: the disks are full, not the nodes down. */
-  private requireRoom(withRoom: number, alive: number): void {
+  /**
+   * Fewer than W nodes take new copies, though enough are alive: the disks are full (E_DISK_FULL), or
+   * some of those nodes are read-only (E_TOO_FEW_WRITABLE), not the nodes down. `withRoom` defaults to
+   * the alive nodes that take copies.
+   */
+  private requireRoom(alive: number, withRoom?: number): void {
     const { writeQuorum } = this.o;
-    if (withRoom >= writeQuorum || alive < writeQuorum) return;
+    const blocked = this.blocked();
+    const taking = withRoom ?? alive - blocked.length;
+    if (taking >= writeQuorum || alive < writeQuorum) return;
+    if (blocked.some((b) => b.readOnly)) {
+      throw new DmfsError(
+        "E_TOO_FEW_WRITABLE",
+        `only ${taking} of the ${writeQuorum} nodes needed ${taking === 1 ? "takes" : "take"} new copies: ${whyNoCopies(blocked)}`,
+      );
+    }
     throw new DmfsError(
       "E_DISK_FULL",
-      `disk full on the nodes: ${withRoom} of the ${alive} alive nodes ${withRoom === 1 ? "has" : "have"} room above ${withRoom === 1 ? "its" : "their"} free-space reserve and the write quorum W is ${writeQuorum}`,
+      `disk full on the nodes: ${taking} of the ${alive} alive nodes ${taking === 1 ? "has" : "have"} room above ${taking === 1 ? "its" : "their"} free-space reserve and the write quorum W is ${writeQuorum}`,
     );
   }
 
@@ -268,9 +286,14 @@ export class Gateway {
 
   /**
    * Runs every write at once and resolves as soon as W succeeded; the rest complete in the background.
-   * Rejects with E_QUORUM once too many failed for W to be reached.
+   * Rejects with E_QUORUM once too many failed for W to be reached; with E_DISK_FULL if only full disks
+   * refused, or E_TOO_FEW_WRITABLE if they did while `readOnly` nodes were left out.
    */
-  private quorum(writes: (() => Promise<void>)[], what: string): Promise<void> {
+  private quorum(
+    writes: (() => Promise<void>)[],
+    what: string,
+    readOnly: readonly { nodeId: string; readOnly: boolean }[] = [],
+  ): Promise<void> {
     const needed = Math.min(this.o.writeQuorum, writes.length);
     return new Promise<void>((resolve, reject) => {
       let ok = 0;
@@ -288,17 +311,8 @@ export class Gateway {
             if (isSpaceError(err)) spaceFailures++;
             problems.push(this.sayable(err).message);
             if (writes.length - failed < needed) {
-              // Only full disks stood in the way: exit 8, "disk full on the nodes", not a quorum error.
               reject(
-                spaceFailures === failed
-                  ? new DmfsError(
-                      "E_DISK_FULL",
-                      `disk full on the nodes: ${ok} of ${needed} copies of ${what} written, no other node has room for it (${problems.join("; ")})`,
-                    )
-                  : new DmfsError(
-                      "E_QUORUM",
-                      `write quorum not met for ${what}: ${ok} of ${needed} copies written (${problems.join("; ")})`,
-                    ),
+                quorumFailure({ ok, needed, what, problems, onlySpace: spaceFailures === failed, readOnly }),
               );
             } else if (ok >= needed) {
               this.o.log.warn({ what, err: problems.at(-1) }, "a copy beyond the write quorum failed");
@@ -357,4 +371,49 @@ export class Gateway {
     if (!conn) throw new DmfsError("E_CONNECTION_CLOSED", `no open link to ${nodeId.slice(0, 8)}`);
     return conn;
   }
+}
+
+/**
+ * Why a write missed its quorum. Only full disks stood in the way: exit 8, "disk full on the nodes", not a
+ * quorum error; unless read-only nodes were left out too, which freeing space alone does not mend.
+ */
+function quorumFailure(f: {
+  ok: number;
+  needed: number;
+  what: string;
+  problems: string[];
+  onlySpace: boolean;
+  readOnly: readonly { nodeId: string; readOnly: boolean }[];
+}): DmfsError {
+  const written = `${f.ok} of ${f.needed} copies`;
+  const problems = f.problems.join("; ");
+  if (f.onlySpace && f.readOnly.length > 0) {
+    return new DmfsError(
+      "E_TOO_FEW_WRITABLE",
+      `only ${written} of ${f.what} written: the other nodes refused it for lack of room (${problems}), and ${whyNoCopies(f.readOnly)}`,
+    );
+  }
+  if (f.onlySpace) {
+    return new DmfsError(
+      "E_DISK_FULL",
+      `disk full on the nodes: ${written} of ${f.what} written, no other node has room for it (${problems})`,
+    );
+  }
+  return new DmfsError("E_QUORUM", `write quorum not met for ${f.what}: ${written} written (${problems})`);
+}
+
+/**
+ * Why these nodes take no new copies, in one clause: "node 1a2b3c4d is read-only (missed a tombstone
+ * purge while away), node 5e6f7a8b's disk is full", and how a read-only node takes copies again.
+ */
+function whyNoCopies(blocked: readonly { nodeId: string; readOnly: boolean }[]): string {
+  const reasons = blocked.map(({ nodeId, readOnly }) =>
+    readOnly
+      ? `node ${nodeId.slice(0, 8)} is read-only (missed a tombstone purge while away)`
+      : `node ${nodeId.slice(0, 8)}'s disk is full`,
+  );
+  const rejoin = blocked.some((b) => b.readOnly)
+    ? " - a read-only node takes copies again once rejoined with `dmfs node remove` and `dmfs cluster add-node`"
+    : "";
+  return `${reasons.join(", ")}${rejoin}`;
 }

@@ -197,7 +197,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         announce: (_, { what }) => {
           if (what === "member")
             log.info({}, "the newest layout names this node: it takes its share of copies");
-          else if (absence.readOnly)
+          else if (what === "keeping")
             log.info(
               {},
               "the newest layout does not name this node: read-only, it keeps its copies until re-added",
@@ -254,7 +254,10 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     log,
     inLayout,
     rejoined,
+    // The store stops anti-entropy, repair and garbage collection: they trust the catalog.
+    onReadOnly: () => toStore({ type: "absence.readOnly" }),
   });
+  if (absence.readOnly) toStore({ type: "absence.readOnly" });
   // Read-only or below its reserve, the node takes no new copies: peers hear it in its heartbeats.
   const takesNoCopies = () => reserve.full || absence.readOnly;
   const admit = (socket: TLSSocket) => revocations.admit(socket);
@@ -315,6 +318,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const fullPeers = new FullPeers(() => toStore({ type: "repair.now" }));
   const fullNodes = {
     isFull: (id: string) => (id === nodeId ? takesNoCopies() : fullPeers.isFull(id)),
+    isReadOnly: (id: string) => (id === nodeId ? absence.readOnly : fullPeers.isReadOnly(id)),
     refused: (id: string) => {
       if (id !== nodeId) fullPeers.refused(id);
     },
@@ -364,7 +368,6 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     skip: (id) => gc.isCondemned(id),
     onClean: () => layout.settled(),
     fullNodes,
-    paused: () => absence.readOnly,
     bytesPerSecond: (opts.rebalanceMBps ?? DEFAULT_REBALANCE_MBPS) * 1e6,
   });
   const scrub = new Scrub(store, pool, log);
@@ -413,7 +416,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
       inbound: createInboundServer(metrics ? metrics.countRequests(handleRequest) : handleRequest),
       peerLink: peerLinkMachine.provide({
         actors: {
-          heartbeat: heartbeat(() => (takesNoCopies() ? { full: true } : {})),
+          heartbeat: heartbeat(() =>
+            absence.readOnly ? { full: true, readOnly: true } : reserve.full ? { full: true } : {},
+          ),
           connect: fromPromise(({ input }: { input: { addr: string } }) =>
             dialNode(input.addr, {
               identity,

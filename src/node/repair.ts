@@ -29,11 +29,6 @@ export interface RepairOptions {
   onClean?: () => void;
   /** Homes below their free-space reserve take no copies. */
   fullNodes?: { isFull(nodeId: string): boolean };
-  /**
-   * True while this node moves no copies: read-only after missing a tombstone purge (absence.ts), it
-   * cannot tell the copies the cluster still needs from those of files deleted meanwhile.
-   */
-  paused?: () => boolean;
   /** The most bytes per second repair pushes (config cluster.rebalanceMBps); 0 or absent: no limit. */
   bytesPerSecond?: number;
   /** The clock of the pacer and of the measured rate (a fake in unit tests). */
@@ -136,7 +131,7 @@ export class Repair {
 
   /** Starts a scan, or schedules one more right after the scan under way. */
   trigger(): void {
-    if (this.stopped || this.o.paused?.()) return;
+    if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;

@@ -109,7 +109,7 @@ function createHandler(services: NodeServices): RequestHandler {
     switch (m.t) {
       case "ping":
         if (from.hello.nodeId) {
-          fullPeers?.heard(from.hello.nodeId, m.full);
+          fullPeers?.heard(from.hello.nodeId, m.full, m.readOnly);
           const behindMs = peerClocks?.heard(from.hello.nodeId, m.at);
           if (behindMs !== undefined) {
             log.warn(

@@ -204,13 +204,15 @@ export type Ok = z.infer<typeof Ok>;
 
 /**
  * A heartbeat; `full` says the sender takes no new copies: its disk is below its free-space reserve, or
- * it is read-only after missing a tombstone purge (src/node/absence.ts).
+ * it is read-only after missing a tombstone purge (src/node/absence.ts), which `readOnly` then says, so
+ * an upload that fails for want of nodes names the true cause.
  */
 export const Ping = z.strictObject({
   t: z.literal("ping"),
   id: RequestId,
   at: nonNegative(),
   full: z.boolean().optional(),
+  readOnly: z.boolean().optional(),
 });
 export type Ping = z.infer<typeof Ping>;
 

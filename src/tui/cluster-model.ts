@@ -24,6 +24,8 @@ export interface NodeFigures {
   /** What its repair has left to move (absent from nodes built before 2026-11-25). */
   repair: NodeStatus["repair"];
   blake3Backend: NodeStatus["blake3Backend"];
+  /** Why the node is read-only (it missed a tombstone purge while away), while it is. */
+  readOnly: string | undefined;
   /** Bytes per second since the previous report; null until there are two reports from one run. */
   inRate: number | null;
   outRate: number | null;
@@ -203,6 +205,7 @@ export function applyNodeStatus(model: ClusterModel, status: NodeStatus, now: nu
     underReplicated: status.underReplicated,
     repair: status.repair,
     blake3Backend: status.blake3Backend,
+    readOnly: status.readOnly,
     inRate,
     outRate,
   };

@@ -61,8 +61,14 @@ export function detailLines(node: NodeView, now: number): [string, string][] {
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${reason} ${n}`);
   const a = f.activity;
+  // Right under the state, as it changes what the node does; short enough for the details panel (the
+  // node's whole sentence, with how to rejoin it, is in `dmfs status` and its log).
+  const readOnly: [string, string][] = f.readOnly
+    ? [["read-only", "READ-ONLY: missed a purge, takes no new copies"]]
+    : [];
   return [
     ...lines,
+    ...readOnly,
     ["store", `${f.store.chunks} chunks, ${formatSize(f.store.bytes)}`],
     ["in", `${formatSize(f.counters.bytesIn)} since start, ${formatRate(fresh?.inRate ?? null)} MB/s now`],
     ["out", `${formatSize(f.counters.bytesOut)} since start, ${formatRate(fresh?.outRate ?? null)} MB/s now`],

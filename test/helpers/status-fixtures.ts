@@ -30,6 +30,8 @@ export interface StatusOptions {
   blake3Backend?: NodeStatus["blake3Backend"];
   /** Below its free-space reserve. */
   full?: boolean;
+  /** The node's read-only sentence, when it is read-only. */
+  readOnly?: string;
   /** What its repair has left to move. */
   repair?: NodeStatus["repair"];
 }
@@ -70,6 +72,7 @@ export function nodeStatus(o: StatusOptions): NodeStatus {
     underReplicated: o.underReplicated ?? null,
     ...(o.repair ? { repair: o.repair } : {}),
     gc: { reclaimableBytes: null, reclaimedBytes: 0 },
+    ...(o.readOnly ? { readOnly: o.readOnly } : {}),
   });
 }
 

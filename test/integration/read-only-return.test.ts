@@ -1,11 +1,14 @@
 // A node that missed a tombstone purge while away comes back read-only, on three real nodes with a
 // tombstone grace of 2 s: node 2 is stopped and taken out of the layout (`dmfs node remove`), a file it
 // holds is deleted and the tombstones purged on the other two; restarted, node 2 says it is read-only
-// (status, log, metrics), the deleted file comes back nowhere, uploads still succeed, and re-added with
+// (status, log, metrics), the deleted file comes back nowhere, uploads still succeed (and, with a second
+// node down, fail with exit 10 naming node 2 as read-only), and re-added with
 // `dmfs cluster add-node` on its old root it serves again with the live catalog, its copies of the
 // deleted file collected. And the other way round: a whole cluster stopped for longer than the grace
 // comes back with no node read-only.
 import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { FileClient } from "../../src/client/file-client.ts";
 import { ANTI_ENTROPY_INTERVAL_MS } from "../../src/node/anti-entropy.ts";
@@ -136,6 +139,28 @@ describe("a node back after missing a tombstone purge", () => {
       (await cluster.files(2)).upload(seededStream("refused", 2_500_000), "refused.bin", 0),
     ).rejects.toMatchObject({ code: "E_NODE_READ_ONLY" });
     expect((await cluster.status(2)).store.chunks).toBe(chunksBefore);
+
+    // With node 1 down as well, too few nodes take copies: the upload's sentence blames node 2 being
+    // read-only (exit 10), not full disks, and names no local path. Node 1 then comes back.
+    await cluster.kill(1);
+    await waitFor(
+      "node 0 to see node 1 down",
+      async () => (await cluster.peerStates(0))[cluster.addrs[1] as string] === "down",
+    );
+    const tooFewInput = join(cluster.dir, "too-few.bin");
+    await writeFile(tooFewInput, await seededBytes("too-few", 2_500_000));
+    const tooFew = await cluster.runCli(["upload", tooFewInput], { gateway: 0 });
+    expect(tooFew.code, tooFew.stderr).toBe(10);
+    expect(tooFew.stderr).toContain(
+      `only 1 of the 2 nodes needed takes new copies: node ${oldId.slice(0, 8)} is read-only (missed a tombstone purge while away)`,
+    );
+    expect(tooFew.stderr).not.toContain(cluster.dir);
+    await cluster.start(1);
+    await waitFor(
+      "node 0 to see node 1 alive again",
+      async () => (await cluster.peerStates(0))[cluster.addrs[1] as string] === "alive",
+      30_000,
+    );
 
     // Rejoin: re-added with add-node, started from the new bundle on the same root.
     const add = await cluster.runCli(["cluster", "add-node", "node-2b", "--json"], { gateway: 0 });

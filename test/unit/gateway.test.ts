@@ -62,11 +62,14 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
 });
 
-/** Nodes the test says are full, and those that refused a copy for lack of room. */
+/** Nodes the test says are full (or read-only), and those that refused a copy for lack of room. */
 function fullNodes(...full: string[]) {
   const refused: string[] = [];
+  const readOnly: string[] = [];
   return {
-    isFull: (id: string) => full.includes(id),
+    isFull: (id: string) => full.includes(id) || readOnly.includes(id),
+    isReadOnly: (id: string) => readOnly.includes(id),
+    readOnlyIds: readOnly,
     refused: (id: string) => void refused.push(id),
     refusedIds: refused,
   };
@@ -190,6 +193,48 @@ describe("gateway", () => {
       .catch((e: unknown) => e);
     expect((err as DmfsError).code).toBe("E_DISK_FULL");
     expect((err as DmfsError).message).toMatch(/^disk full on the nodes: [01] of 2 copies of chunk/);
+  });
+
+  it("names a read-only node and a full one, with E_TOO_FEW_WRITABLE, when together they leave fewer than W nodes taking copies", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("ok")]));
+    const [readOnly, full, other] = PEERS as [string, string, string];
+    const nodes = fullNodes(SELF, full);
+    nodes.readOnlyIds.push(readOnly);
+    const g = gateway(peers, { replication: 3, writeQuorum: 2, fullNodes: nodes });
+    const begun = (() => {
+      try {
+        g.begin();
+      } catch (err) {
+        return err;
+      }
+    })() as DmfsError;
+    expect(begun.code).toBe("E_TOO_FEW_WRITABLE");
+    expect(begun.message).toMatch(/^only 1 of the 2 nodes needed takes new copies: /);
+    expect(begun.message).toContain(`node ${readOnly.slice(0, 8)} is read-only (missed a tombstone purge`);
+    expect(begun.message).toContain(`node ${full.slice(0, 8)}'s disk is full`);
+    expect(begun.message).toContain(`node ${SELF.slice(0, 8)}'s disk is full`);
+    expect(begun.message).not.toContain(other.slice(0, 8));
+    expect(begun.message).not.toContain("disk full on the nodes");
+    const { id, data } = chunk(15);
+    await expect(g.writeChunk(id, data)).rejects.toMatchObject({ code: "E_TOO_FEW_WRITABLE" });
+    expect(PEERS.every((p) => (peers[p] as FakePeer).received.length === 0)).toBe(true);
+  });
+
+  it("names the read-only node when the nodes left after it refuse the copy for lack of room", async () => {
+    const peers = Object.fromEntries(PEERS.map((p) => [p, new FakePeer("full")]));
+    const readOnly = PEERS[0] as string;
+    (peers[readOnly] as FakePeer).behaviour = "ok";
+    const nodes = fullNodes();
+    nodes.readOnlyIds.push(readOnly);
+    const { id, data } = chunk(16);
+    const err = (await gateway(peers, { replication: 3, writeQuorum: 3, fullNodes: nodes })
+      .writeChunk(id, data)
+      .catch((e: unknown) => e)) as DmfsError;
+    expect(err.code).toBe("E_TOO_FEW_WRITABLE");
+    expect(err.message).toMatch(/^only [0-2] of 3 copies of chunk \w+ written: /);
+    expect(err.message).toContain(`node ${readOnly.slice(0, 8)} is read-only`);
+    expect(err.message).toContain("refused it for lack of room");
+    expect((peers[readOnly] as FakePeer).received).toHaveLength(0);
   });
 
   it("refuses to begin when fewer than W nodes are alive, naming both numbers", () => {

@@ -16,7 +16,7 @@ interface Harness {
   failOpen: (err: Error) => void;
 }
 
-function harness(opts: { input?: { full?: boolean; member?: boolean } } = {}): Harness {
+function harness(opts: { input?: { full?: boolean; member?: boolean; readOnly?: boolean } } = {}): Harness {
   const events: string[] = [];
   let finishOpen!: () => void;
   let failOpen!: (err: Error) => void;
@@ -67,7 +67,9 @@ describe("store actor", () => {
     await waitFor(h.actor, (s) => s.matches("standby"));
     expect(h.events).toEqual(["open"]); // no job runs before the mesh is up
     h.actor.send({ type: "store.serve" });
-    expect(h.actor.getSnapshot().matches({ serving: { disk: "ready", role: "member" } })).toBe(true);
+    expect(h.actor.getSnapshot().matches({ serving: { disk: "ready", role: { writable: "member" } } })).toBe(
+      true,
+    );
     expect(h.events.slice(1)).toEqual(STORE_JOBS.map((name) => `start ${name}`));
     h.events.length = 0;
     h.actor.send({ type: "store.close" });
@@ -120,10 +122,10 @@ describe("store actor", () => {
     h.events.length = 0;
     h.actor.send({ type: "layout.changed", member: false });
     h.actor.send({ type: "layout.changed", member: false });
-    expect(h.actor.getSnapshot().matches({ serving: { role: "leaving" } })).toBe(true);
+    expect(h.actor.getSnapshot().matches({ serving: { role: { writable: "leaving" } } })).toBe(true);
     expect(h.events).toEqual(["announce leaving", "run repair"]);
     h.actor.send({ type: "layout.changed", member: true });
-    expect(h.actor.getSnapshot().matches({ serving: { role: "member" } })).toBe(true);
+    expect(h.actor.getSnapshot().matches({ serving: { role: { writable: "member" } } })).toBe(true);
     expect(h.events.at(-1)).toBe("announce member");
   });
 
@@ -137,6 +139,60 @@ describe("store actor", () => {
     expect(quiet.events).not.toContain("run repair");
     quiet.actor.send({ type: "repair.now" });
     expect(quiet.events.at(-1)).toBe("run repair");
+  });
+
+  it("turns read-only on the absence verdict: anti-entropy, repair and collection stop, the local jobs go on", async () => {
+    const h = harness();
+    await serving(h);
+    h.events.length = 0;
+    h.actor.send({ type: "absence.readOnly" });
+    expect(h.actor.getSnapshot().matches({ serving: { disk: "ready", role: "readOnly" } })).toBe(true);
+    expect(h.events.sort()).toEqual(["stop antiEntropy", "stop gc", "stop repair"]);
+    // Nothing asks repair to run any more, whatever happens; the disk still tracks its reserve.
+    h.events.length = 0;
+    h.actor.send({ type: "repair.now" });
+    h.actor.send({ type: "disk.full" });
+    h.actor.send({ type: "disk.room" });
+    h.actor.send({ type: "absence.readOnly" });
+    expect(h.events).toEqual([]);
+    expect(h.actor.getSnapshot().matches({ serving: { disk: "ready", role: "readOnly" } })).toBe(true);
+    h.actor.send({ type: "store.close" });
+    await toPromise(h.actor);
+    expect(h.events.at(-1)).toBe("close");
+    expect(h.events.slice(0, -1).sort()).toEqual(["stop diskWatch", "stop scrub", "stop status"]);
+  });
+
+  it("serves read-only from the start when the verdict came before serving, starting no catalog job", async () => {
+    for (const h of [harness({ input: { readOnly: true } }), harness()]) {
+      h.actor.send({ type: "repair.now" });
+      h.actor.send({ type: "absence.readOnly" });
+      const snapshot = await serving(h);
+      expect(snapshot.matches({ serving: { role: "readOnly" } })).toBe(true);
+      expect(h.events.slice(1)).toEqual(["start diskWatch", "start status", "start scrub"]);
+    }
+  });
+
+  it("says once that a layout without it leaves a read-only node its copies, and hands none off", async () => {
+    const h = harness({ input: { readOnly: true } });
+    await serving(h);
+    h.events.length = 0;
+    h.actor.send({ type: "layout.changed", member: false });
+    h.actor.send({ type: "layout.changed", member: false });
+    expect(h.events).toEqual(["announce keeping"]);
+    expect(h.actor.getSnapshot().matches({ serving: { role: "readOnly" } })).toBe(true);
+    expect(h.actor.getSnapshot().context.member).toBe(false);
+  });
+
+  it("a leaving node that turns read-only stops handing its copies off", async () => {
+    const h = harness({ input: { member: false } });
+    await serving(h);
+    expect(h.actor.getSnapshot().matches({ serving: { role: { writable: "leaving" } } })).toBe(true);
+    h.events.length = 0;
+    h.actor.send({ type: "absence.readOnly" });
+    expect(h.events.sort()).toEqual(["stop antiEntropy", "stop gc", "stop repair"]);
+    h.actor.send({ type: "layout.changed", member: true });
+    expect(h.actor.getSnapshot().matches({ serving: { role: "readOnly" } })).toBe(true);
+    expect(h.events).not.toContain("announce member");
   });
 
   it("ignores serve and repair requests once closed", async () => {

@@ -166,6 +166,24 @@ describe("the monitor screen", () => {
     expect(frameFor(N1.nodeId)).not.toContain("FULL");
   });
 
+  it("says in a node's details, right under its state, that it is read-only and why", () => {
+    const now = Date.now();
+    const sentence =
+      "read-only: this node was out of contact with the cluster for 9 s, and meanwhile node 1a2b3c4d purged tombstones it never received, so its catalog may still hold files deleted meanwhile; run `dmfs node remove cccc2222` and add it again with `dmfs cluster add-node` to rejoin";
+    const model = applyNodeStatus(aliveCluster(now), nodeStatus({ self: 2, readOnly: sentence }), now);
+    const frameFor = (nodeId: string, size = { columns: 160, rows: 48 }) => {
+      const ui: UiState = { ...initialUiState, selectedNodeId: nodeId, detailsOpen: true };
+      return render(view(model, size, { ui })).lastFrame() ?? "";
+    };
+    expect(frameFor(NODES[2].nodeId)).toMatch(/read-only +READ-ONLY: missed a purge, takes no new copies│/);
+    // Under the state line, so a small screen that shows only the first details lines still shows it.
+    const lines = frameFor(NODES[2].nodeId).split("\n");
+    const stateAt = lines.findIndex((l) => /state +alive/.test(l));
+    expect(lines[stateAt + 1]).toMatch(/read-only +READ-ONLY: missed a purge/);
+    expect(frameFor(NODES[2].nodeId, { columns: 80, rows: 24 })).toContain("READ-ONLY");
+    expect(frameFor(N1.nodeId)).not.toContain("READ-ONLY");
+  });
+
   it("shows what repair has left to move, with an ETA, in the header and in a node's details", () => {
     const now = Date.now();
     const repair = (misplaced: number, bytesToMove: number, etaSeconds: number | null) => ({
