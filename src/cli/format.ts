@@ -10,14 +10,6 @@ export function table(header: string[], rows: string[][]): string {
   return `${[line(header), ...rows.map(line)].join("\n")}\n`;
 }
 
-/** A time left as the two largest units: "45 s", "3 min 12 s", "2 h 5 min". */
-export function formatSeconds(total: number): string {
-  const s = Math.max(0, Math.round(total));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-}
-
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;

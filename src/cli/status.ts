@@ -6,8 +6,9 @@ import { NodeClient } from "../client/node-client.ts";
 import { summarizeRepair } from "../cluster/repair-summary.ts";
 import type { Blake3Backend } from "../crypto/blake3.ts";
 import type { NodeStatus } from "../protocol/messages.ts";
+import { formatTimeSpan } from "../time-span.ts";
 import { addClusterOptions, type ClusterAccessOptions, resolveClusterAccess } from "./cluster-access.ts";
-import { formatBytes, formatSeconds, table } from "./format.ts";
+import { formatBytes, table } from "./format.ts";
 
 export interface ClusterStatusJson {
   clusterId: string;
@@ -192,5 +193,5 @@ function repairLine(s: ClusterStatusJson): string {
   }
   const left = `misplaced copies: ${s.misplaced}   bytes left to move: ${formatBytes(s.bytesToMove)}`;
   if (s.bytesToMove === 0) return left;
-  return `${left}   ETA: ${s.etaSeconds === null ? "- (no copy is moving now, or its rate is not measured yet)" : formatSeconds(s.etaSeconds)}`;
+  return `${left}   ETA: ${s.etaSeconds === null ? "- (no copy is moving now, or its rate is not measured yet)" : formatTimeSpan(s.etaSeconds)}`;
 }

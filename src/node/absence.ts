@@ -15,6 +15,7 @@ import { type CatalogStanding, judge, standingAtStart } from "../cluster/missed-
 import type { Hlc } from "../cluster/types.ts";
 import { DmfsError } from "../errors.ts";
 import type { AcksSent } from "../store/acks-sent.ts";
+import { formatTimeSpan } from "../time-span.ts";
 import type { Logger } from "./logger.ts";
 
 export const READ_ONLY_FILE = "read-only";
@@ -78,7 +79,7 @@ export class Absence {
   sentence(): string | undefined {
     const r = this.record;
     if (!r) return undefined;
-    const away = r.lastContact === null ? "" : ` for ${formatDuration(this.now() - r.lastContact)}`;
+    const away = r.lastContact === null ? "" : ` for ${formatTimeSpan((this.now() - r.lastContact) / 1000)}`;
     const rejoin = this.o.inLayout()
       ? `run \`dmfs node remove ${r.nodeId.slice(0, 8)}\` and add it again with \`dmfs cluster add-node\` to rejoin`
       : "it is out of the layout already: add it again with `dmfs cluster add-node` and start it from the new bundle on this root to rejoin";
@@ -157,13 +158,4 @@ async function readRecord(root: string): Promise<ReadOnlyRecord | undefined> {
     `${file} is malformed; it marks this node read-only: restore it, or rejoin the node with \`dmfs node remove\` and \`dmfs cluster add-node\``,
     { subject: file },
   );
-}
-
-/** "9 s", "4 min 3 s", "3 h 2 min", "3 d 4 h". */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
 }
