@@ -1,14 +1,17 @@
 // Suite "s3-memory": where the S3 gateway's memory goes, and what its uploads cost, without the rest of
 // the s3 suite (no CLI reference, no GETs, no limits): a real 3-node cluster (R=3, W=2, 1 MiB chunks)
 // from dist/, a real `dmfs s3` in front of node-0 with bench/memory-probe.mjs loaded, one PutObject of
-// 1 GiB and then 16 of 100 MiB at once (the s3 suite's memory case). Per case: the rate, the gateway's
+// 1 GiB, a GetObject of it, and then 16 PutObjects of 100 MiB at once (the s3 suite's memory case). Per case: the rate, the gateway's
 // peak RSS and CPU, and the largest heapUsed / external / arrayBuffers the probe saw.
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { CreateBucketCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { BenchCluster, CHUNK_SIZE, pollUntil, requireBuild } from "./e2e-cluster.ts";
 import { CpuMeter } from "./e2e-cpu.ts";
+import { ExactStreamCheck } from "./e2e-data.ts";
 import { PeakResidentSampler } from "./e2e-memory.ts";
 import type { BenchRecord, BenchSuite } from "./index.ts";
 import { BUCKET, putWithRetries } from "./s3.ts";
@@ -60,6 +63,18 @@ async function runS3MemorySuite(report: Report): Promise<void> {
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     await putWithRetries(s3, "warm-up", MiB);
     await measure(bench, "s3-put-1GiB", LARGE_BYTES, () => putWithRetries(s3, "large", LARGE_BYTES));
+    // A GET before the concurrent PUTs, as in the s3 suite: what a read leaves resident counts in their peak.
+    await measure(
+      bench,
+      "s3-get-1GiB",
+      LARGE_BYTES,
+      async () => {
+        const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: "large" }));
+        await pipeline(got.Body as Readable, new ExactStreamCheck("large", LARGE_BYTES, "GetObject large"));
+        return 0;
+      },
+      { stores: false },
+    );
     await measure(
       bench,
       `s3-concurrent-put-${CONCURRENT.count}`,
@@ -86,6 +101,7 @@ async function measure(
   name: string,
   bytes: number,
   work: () => Promise<number>,
+  { stores } = { stores: true },
 ): Promise<void> {
   const before = await chunkCounts(bench.cluster);
   const processes = new Map([["gateway", bench.gateway.pid]]);
@@ -106,7 +122,7 @@ async function measure(
   const most = (field: keyof NodeJS.MemoryUsage) =>
     Math.round(Math.max(0, ...samples.map((s) => s[field])) / MiB);
   // Each case starts on a quiet cluster: every copy of the last one stored.
-  const added = Math.ceil(bytes / CHUNK_SIZE);
+  const added = stores ? Math.ceil(bytes / CHUNK_SIZE) : 0;
   await pollUntil(`every copy of ${name}`, ALL_COPIES_TIMEOUT_MS, async () =>
     (await chunkCounts(bench.cluster)).every((count, i) => count >= (before[i] ?? 0) + added),
   );

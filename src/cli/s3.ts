@@ -46,7 +46,7 @@ const DEFAULT_LISTEN = "127.0.0.1:9000";
  * each such chunk is a plaintext and a sealed copy, so the buffers of uploads in flight stay near twice
  * this, whatever the number of requests. One upload alone still has its whole window (8 chunks of 1 MiB).
  */
-export const UPLOAD_BUDGET_BYTES = 16 * 1024 * 1024;
+export const UPLOAD_BUDGET_BYTES = 8 * 1024 * 1024;
 
 export function s3Command(): Command {
   const command = addClusterOptions(
