@@ -80,7 +80,8 @@ describe("FileClient uploadGate", () => {
     expect(seen.mostWriting).toBeGreaterThan(0);
     expect(seen.mostWriting).toBeLessThanOrEqual(3);
     expect([gate.running, gate.waiting]).toEqual([0, 0]);
-    // Each waiting upload holds the chunk it waits with and the one its source is filling, no more.
+    // Beyond the gate's 3 being sealed or written, each upload holds at most two chunks: the two read
+    // ahead at its start, or later the one waiting for room and the one its source is filling.
     expect(mostReadAhead).toBeLessThanOrEqual(3 + 2 * UPLOADS);
   });
 
