@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   listing: async () => (await import("./listing.ts")).listingSuite,
   range: async () => (await import("./range.ts")).rangeSuite,
   s3: async () => (await import("./s3.ts")).s3Suite,
+  "s3-memory": async () => (await import("./s3-memory.ts")).s3MemorySuite,
 };
 
 const COLUMN_WIDTH = 12;

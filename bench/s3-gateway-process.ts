@@ -9,6 +9,8 @@ import { DmfsError } from "../src/errors.ts";
 import { DIST_CLI, freePort, stopProcess } from "./e2e-cluster.ts";
 
 const START_TIMEOUT_MS = 30_000;
+/** Extra Node.js options for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it. */
+const GATEWAY_ARGS_VARIABLE = "DMFS_BENCH_GATEWAY_ARGS";
 const OUTPUT_LINES_KEPT = 50;
 
 export interface BenchGateway {
@@ -21,7 +23,11 @@ export interface BenchGateway {
 }
 
 /** Makes an access key and starts `dmfs s3` against the node at `nodeAddr`; resolves once it serves. */
-export async function startBenchGateway(clusterDir: string, nodeAddr: string): Promise<BenchGateway> {
+export async function startBenchGateway(
+  clusterDir: string,
+  nodeAddr: string,
+  options: { nodeArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<BenchGateway> {
   const made = await promisify(execFile)(process.execPath, [
     DIST_CLI,
     "s3",
@@ -35,8 +41,19 @@ export async function startBenchGateway(clusterDir: string, nodeAddr: string): P
   const listen = `127.0.0.1:${await freePort()}`;
   const proc = spawn(
     process.execPath,
-    [DIST_CLI, "s3", "--listen", listen, "--node", nodeAddr, "--cluster", clusterDir],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    [
+      ...(process.env[GATEWAY_ARGS_VARIABLE] ?? "").split(/\s+/).filter(Boolean),
+      ...(options.nodeArgs ?? []),
+      DIST_CLI,
+      "s3",
+      "--listen",
+      listen,
+      "--node",
+      nodeAddr,
+      "--cluster",
+      clusterDir,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
   const output: string[] = [];
   const stop = () => stopProcess(proc);

@@ -51,7 +51,7 @@ const LIMIT_BYTES = GiB;
 const SEAL_LIMIT_BYTES = 256 * MiB;
 const CONCURRENT = { count: 16, bytes: 100 * MiB };
 const PLACEMENT: Placement = { replication: 3, writeQuorum: 2 };
-const BUCKET = "bench";
+export const BUCKET = "bench";
 /** Pieces the generated bodies are made in, as a file read would deliver them. */
 const PIECE_BYTES = MiB;
 /** The goals of issue 13. */
@@ -375,7 +375,7 @@ class S3Bench {
 }
 
 /** One PutObject of a generated 100 MiB stream; on 503 SlowDown a new attempt with a fresh stream. Returns the SlowDowns. */
-async function putWithRetries(s3: S3Client, seed: string, bytes: number): Promise<number> {
+export async function putWithRetries(s3: S3Client, seed: string, bytes: number): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       await s3.send(

@@ -70,10 +70,17 @@ export const FULL_COLLECTION_EVERY_MS = 5_000;
  * 25-50 ms, so every 5 s costs under 1% of a core. `gc` comes from a fresh context: --expose-gc, set
  * now, adds it to contexts made from then on only, and it collects the whole isolate's heap.
  */
-export function collectPeriodically(everyMs = FULL_COLLECTION_EVERY_MS): () => void {
+export function collectPeriodically(
+  everyMs = FULL_COLLECTION_EVERY_MS,
+  busy: () => boolean = () => true,
+): () => void {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as NodeJS.GCFunction;
-  const timer = setInterval(() => gc(), everyMs);
+  // A long-lived process (the S3 gateway) says through `busy` whether it worked since the last tick:
+  // an idle one has made no garbage and is not collected again.
+  const timer = setInterval(() => {
+    if (busy()) gc();
+  }, everyMs);
   timer.unref();
   return () => clearInterval(timer);
 }

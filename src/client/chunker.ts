@@ -47,7 +47,10 @@ export async function* chunkStream(
   }
   // A chunk is only allocated once there are bytes for it, so a pending one is never empty.
   if (chunk !== undefined) {
-    const last = chunk.slice(0, filled);
+    // A copy of its own: on a Buffer (what the recycler hands out) `slice` is a view, and the buffer goes
+    // back for another upload to fill while this chunk may still wait to be sealed.
+    const last = new Uint8Array(filled);
+    last.set(chunk.subarray(0, filled));
     buffers?.give(chunk);
     yield last;
   }

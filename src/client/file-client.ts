@@ -15,6 +15,7 @@ import type { DataKeys } from "../crypto/keys.ts";
 import { DmfsError, isDmfsError } from "../errors.ts";
 import { MAX_CHUNK_IDS_PER_REQUEST } from "../protocol/messages.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
+import type { FifoGate } from "../workers/fifo-gate.ts";
 import { BufferRecycler } from "./buffer-recycler.ts";
 import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, sliceOf } from "./byte-range.ts";
 import { checkEntry } from "./checked-entry.ts";
@@ -127,6 +128,13 @@ export interface FileClientOptions {
   indexFanOut?: number;
   /** Lets large reads go straight to the nodes holding the chunks; without it every read goes through the gateway. */
   directPaths?: ChunkRoutesOptions;
+  /**
+   * Chunks being sealed or written across all the uploads of this client at once, beside each upload's
+   * own `window`: the S3 gateway runs every request's upload through one client, and without a shared
+   * bound its memory grew with requests times the window. An upload waiting for room holds at most the
+   * two chunks it read ahead, and pulls nothing more from its source (so its request body waits).
+   */
+  uploadGate?: FifoGate;
 }
 
 export class FileClient {
@@ -136,6 +144,7 @@ export class FileClient {
   private readonly window: number;
   private readonly indexFanOut: number;
   private readonly directPaths: ChunkRoutesOptions | undefined;
+  private readonly uploadGate: FifoGate | undefined;
   #routes: ChunkRoutes | undefined;
   #routesAt = 0;
 
@@ -149,8 +158,11 @@ export class FileClient {
     this.window = options.window ?? DEFAULT_WINDOW;
     this.indexFanOut = options.indexFanOut ?? DEFAULT_INDEX_FAN_OUT;
     this.directPaths = options.directPaths;
-    this.#plaintexts = new BufferRecycler(chunkSize, this.window);
-    this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, this.window);
+    this.uploadGate = options.uploadGate;
+    // Enough spares for every chunk that can be in flight at once, so none is allocated afresh.
+    const keep = Math.max(this.window, this.uploadGate?.limit ?? 0);
+    this.#plaintexts = new BufferRecycler(chunkSize, keep);
+    this.#storeds = new BufferRecycler(chunkSize + CHUNK_OVERHEAD_BYTES, keep);
   }
 
   /** Closes the direct connections of large reads (the gateway connection belongs to the caller). */
@@ -614,8 +626,9 @@ export class FileClient {
   }
 
   /**
-   * Seals chunks in the pool and writes them through the gateway, at most `window` in flight; each
-   * written chunk goes, in file order, into the manifest tree and the file key, which it resolves to.
+   * Seals chunks in the pool and writes them through the gateway, at most `window` in flight (and within
+   * the client's `uploadGate`, when it has one); each written chunk goes, in file order, into the
+   * manifest tree and the file key, which it resolves to.
    */
   private async sendChunks(
     plaintexts: AsyncIterable<Uint8Array<ArrayBuffer>>,
@@ -633,7 +646,7 @@ export class FileClient {
       },
     );
     let sent = 0;
-    await boundedParallel(plaintexts, this.window, async (plaintext, i) => {
+    await boundedParallel(plaintexts, this.window, this.uploadGate, async (plaintext, i) => {
       const plain = plaintext.length;
       let chunk: { chunkId: string; stored: number; plain: number; h: Uint8Array };
       try {
@@ -762,10 +775,15 @@ export class FileClient {
   }
 }
 
-/** Runs `work` over every item with at most `limit` running at once; the first failure rejects. */
+/**
+ * Runs `work` over every item with at most `limit` running at once, each also holding room in `shared`
+ * (when given) while it runs; the next item is pulled only once this one has its room. The first failure
+ * rejects.
+ */
 async function boundedParallel<T>(
   items: AsyncIterable<T>,
   limit: number,
+  shared: FifoGate | undefined,
   work: (item: T, index: number) => Promise<void>,
 ): Promise<void> {
   const running = new Set<Promise<void>>();
@@ -773,9 +791,16 @@ async function boundedParallel<T>(
   let index = 0;
   for await (const item of items) {
     if (failure) break;
-    const p = work(item, index++).catch((err: unknown) => {
-      failure ??= { err };
-    });
+    const leave = await shared?.enter();
+    if (failure) {
+      leave?.();
+      break;
+    }
+    const p = work(item, index++)
+      .catch((err: unknown) => {
+        failure ??= { err };
+      })
+      .finally(() => leave?.());
     running.add(p);
     void p.finally(() => running.delete(p));
     if (running.size >= limit) await Promise.race(running);

@@ -60,6 +60,7 @@ export interface S3GatewayOptions {
 export class S3Gateway {
   readonly server: Server | TlsServer;
   #inFlight = 0;
+  #started = 0;
   readonly #maxRequests: number;
   readonly #now: () => Date;
 
@@ -68,6 +69,13 @@ export class S3Gateway {
     this.#now = options.now ?? (() => new Date());
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res);
     this.server = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
+  }
+
+  /** Whether a request ran since the last call (one is still running, or one started since). */
+  workedSinceLastAsked(): boolean {
+    const worked = this.#inFlight > 0 || this.#started > 0;
+    this.#started = 0;
+    return worked;
   }
 
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
@@ -105,6 +113,7 @@ export class S3Gateway {
       return;
     }
     this.#inFlight++;
+    this.#started++;
     try {
       const received: ReceivedRequest = {
         method: req.method ?? "GET",

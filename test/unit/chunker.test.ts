@@ -166,6 +166,19 @@ describe("chunkStream", () => {
     // The partial chunk was copied out of a full-size buffer, which went back to the recycler.
     expect(recycler.spare()?.buffer).toBe([...seen][0]);
   });
+
+  it("gives a partial chunk memory of its own, so refilling the buffer it came from cannot change it", async () => {
+    // The recycler hands out Buffers, whose `slice` is a view: the S3 gateway's uploads share one, and a
+    // small object's chunk waiting for the upload gate was overwritten by the next upload's bytes.
+    const recycler = new BufferRecycler(CHUNK, 2);
+    const input = randomBytes(CHUNK / 2);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of chunkStream(pieces(input, [1000]), CHUNK, recycler)) chunks.push(chunk);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0]?.buffer.byteLength).toBe(CHUNK / 2);
+    recycler.take().fill(0xab); // the next upload fills the buffer the partial chunk was cut from
+    expect(Buffer.from(chunks[0] as Uint8Array).equals(input)).toBe(true);
+  });
 });
 
 describe("BufferRecycler", () => {

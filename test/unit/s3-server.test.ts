@@ -63,6 +63,35 @@ describe("S3 gateway HTTP surface", () => {
     expect((await client?.send(new ListBucketsCommand({})))?.Buckets).toEqual([]);
   });
 
+  it("tells whether it worked since last asked (the periodic collection skips an idle gateway)", async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let calls = 0;
+    await serve({
+      listBuckets: async () => {
+        calls++;
+        await held;
+        return [];
+      },
+    });
+    const g = gateway as S3Gateway;
+    expect(g.workedSinceLastAsked()).toBe(false);
+    const listing = client?.send(new ListBucketsCommand({}));
+    // Until the store is asked (the SDK's first request loads its code first): polled, with a deadline.
+    for (const deadline = Date.now() + 10_000; calls === 0 && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toBe(1);
+    // Still running: busy at every tick until it ends.
+    expect([g.workedSinceLastAsked(), g.workedSinceLastAsked()]).toEqual([true, true]);
+    release();
+    await listing;
+    expect(g.workedSinceLastAsked()).toBe(false);
+    await client?.send(new ListBucketsCommand({}));
+    expect([g.workedSinceLastAsked(), g.workedSinceLastAsked()]).toEqual([true, false]);
+  });
+
   it("answers sub-resources it does not serve with NotImplemented, and errors as S3 XML with a request id", async () => {
     const endpoint = await serve({});
     const res = await fetch(`${endpoint}/bucket?acl`);
