@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   listing: async () => (await import("./listing.ts")).listingSuite,
   range: async () => (await import("./range.ts")).rangeSuite,
   s3: async () => (await import("./s3.ts")).s3Suite,
+  "small-chunks": async () => (await import("./small-chunks.ts")).smallChunksSuite,
 };
 
 const COLUMN_WIDTH = 12;
