@@ -1,7 +1,9 @@
 // Suite "small-chunks": what each chunk costs apart from its bytes. A generated file is uploaded and read
 // back at 64 KiB chunks through a 3-node R=3 W=2 cluster (dist/, a fresh client process each way, direct
-// paths on as the CLI), the same way the e2e suite does at 1 MiB. Reports MB/s, chunks per second and the
-// CPU seconds of every process, so a change to per-chunk work shows as chunks/s and CPU per chunk.
+// paths on as the CLI), as the e2e suite does at 1 MiB. Each transfer runs twice, alternating: with the
+// client's window (bytes in flight, src/client/chunk-window.ts) and with the fixed window of 8 chunks up,
+// 4 down that clients had before, so the two compare under the same load. Reports MB/s, chunks per second
+// and the CPU seconds of the client and of the nodes together.
 // DMFS_BENCH_SMALL_CHUNKS_MIB sets the file size (default 256); DMFS_BENCH_NODE_ARGS passes Node options
 // (such as --cpu-prof) to the nodes.
 import { mkdtemp, rm } from "node:fs/promises";
@@ -17,6 +19,8 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const CHUNK = 64 * KiB;
 const DEFAULT_MIB = 256;
+/** The windows every client had before they were sized in bytes: 8 chunks up, 4 down. */
+const FIXED_WINDOWS = { upload: 8, read: 4 };
 
 const fixed = (digits: number) => (value: BenchRecord[string]) =>
   typeof value === "number" ? value.toFixed(digits) : "-";
@@ -24,6 +28,7 @@ const fixed = (digits: number) => (value: BenchRecord[string]) =>
 export const smallChunksSuite: BenchSuite = {
   columns: [
     { field: "case", title: "case" },
+    { field: "window", title: "window" },
     { field: "MiB", title: "MiB" },
     { field: "seconds", title: "seconds", format: fixed(1) },
     { field: "MBps", title: "MB/s", format: fixed(1) },
@@ -46,16 +51,16 @@ async function runSmallChunks(report: (record: BenchRecord) => void): Promise<vo
     await cluster.waitForFullMesh();
     const gateway = cluster.nodes[0]?.addr as string;
     const nodes = new Map(cluster.nodes.map((node) => [node.name, node.proc.pid as number]));
-    const base = { clusterDir: cluster.clusterDir, gateway, chunkSize: CHUNK, seed: "small-chunks", bytes };
     const measure = async (transfer: ClientTransfer) => {
       const nodeCpu = new CpuMeter(nodes);
       const load1 = loadavg()[0] as number;
-      const client = await runClientProcess({ ...transfer, directPaths: true }, () => nodeCpu.start());
+      const client = await runClientProcess(transfer, () => nodeCpu.start());
       const nodeSeconds = [...nodeCpu.stop().values()].reduce<number>((sum, s) => sum + (s ?? 0), 0);
       const chunks = bytes / CHUNK;
       report({
         suite: "small-chunks",
         case: transfer.op,
+        window: transfer.window === undefined ? "bytes" : `${transfer.window} chunks`,
         MiB: mib,
         seconds: client.milliseconds / 1000,
         MBps: megabytesPerSecond(bytes, client.milliseconds),
@@ -67,8 +72,19 @@ async function runSmallChunks(report: (record: BenchRecord) => void): Promise<vo
       });
       return client.key;
     };
-    const key = await measure({ ...base, op: "upload", directPaths: true });
-    await measure({ ...base, op: "read", key, directPaths: true });
+    for (const windows of [FIXED_WINDOWS, undefined]) {
+      const seed = `small-chunks-${windows === undefined ? "bytes" : "fixed"}`;
+      const base = {
+        clusterDir: cluster.clusterDir,
+        gateway,
+        chunkSize: CHUNK,
+        seed,
+        bytes,
+        directPaths: true,
+      };
+      const key = await measure({ ...base, op: "upload", window: windows?.upload });
+      await measure({ ...base, op: "read", key, window: windows?.read });
+    }
   } finally {
     await cluster.stop();
     await rm(work, { recursive: true, force: true });
