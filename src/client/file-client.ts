@@ -133,6 +133,8 @@ export class FileClient {
   private readonly directPaths: ChunkRoutesOptions | undefined;
   #routes: ChunkRoutes | undefined;
   #routesAt = 0;
+  /** Settles once the current routes are discovered or ROUTES_WAIT_MS passed, whichever is first. */
+  #routesReady: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly gateway: NodeClient,
@@ -169,9 +171,13 @@ export class FileClient {
       // Until it is done, or when it fails, chunks go through the gateway as before.
       const discovered = routes.discover().catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([discovered, new Promise((r) => (timer = setTimeout(r, ROUTES_WAIT_MS)))]);
-      clearTimeout(timer);
+      this.#routesReady = Promise.race([
+        discovered,
+        new Promise<void>((r) => (timer = setTimeout(r, ROUTES_WAIT_MS))),
+      ]).then(() => clearTimeout(timer));
     }
+    // A window's worth of chunks asks at once: each waits for the same discovery, not only the first.
+    await this.#routesReady;
     return this.#routes;
   }
 
