@@ -52,13 +52,10 @@ let files: InstanceType<typeof FileClient> | undefined;
 try {
   // Starts every thread and compiles its hashing code, without touching the cluster.
   await Promise.all(Array.from({ length: pool.threads * 2 }, () => pool.seal(keys, randomBytes(MiB))));
-  files = new FileClient(
-    gateway,
-    pool,
-    keys,
-    transfer.chunkSize,
-    transfer.directPaths ? { directPaths: directPathsFor(identity, transfer.chunkSize) } : {},
-  );
+  files = new FileClient(gateway, pool, keys, transfer.chunkSize, {
+    ...(transfer.directPaths ? { directPaths: directPathsFor(identity, transfer.chunkSize) } : {}),
+    ...(transfer.window === undefined ? {} : { window: transfer.window }),
+  });
   process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
   // stdin ends without a line when the bench process went away: then there is nobody to measure for.
   const go = await Promise.race([

@@ -20,6 +20,8 @@ interface TransferBase {
   bytes: number;
   /** Whether the client uses direct data paths (as `dmfs upload`/`read` do) or only its gateway. */
   directPaths: boolean;
+  /** Chunks in flight each way (FileClientOptions.window); the client's default when absent. */
+  window?: number | undefined;
 }
 
 export type ClientTransfer = (TransferBase & { op: "upload" }) | (TransferBase & { op: "read"; key: string });

@@ -20,6 +20,7 @@ const SUITES: Record<string, () => Promise<BenchSuite>> = {
   range: async () => (await import("./range.ts")).rangeSuite,
   s3: async () => (await import("./s3.ts")).s3Suite,
   "s3-memory": async () => (await import("./s3-memory.ts")).s3MemorySuite,
+  "small-chunks": async () => (await import("./small-chunks.ts")).smallChunksSuite,
 };
 
 const COLUMN_WIDTH = 12;

@@ -20,6 +20,7 @@ import { BufferRecycler } from "./buffer-recycler.ts";
 import { type ByteRange, checkRangeRequest, clampRange, type RangeRequest, sliceOf } from "./byte-range.ts";
 import { checkEntry } from "./checked-entry.ts";
 import { ChunkRoutes, type ChunkRoutesOptions } from "./chunk-routes.ts";
+import { READ_WINDOW, UPLOAD_WINDOW, windowOf } from "./chunk-window.ts";
 import { chunkStream } from "./chunker.ts";
 import { InOrder } from "./in-order.ts";
 import type { ListingIndex, SyncReport } from "./listing-index.ts";
@@ -30,13 +31,6 @@ import { type ChunkRef, checkChild, chunksCovering, type FetchChild } from "./ma
 import type { NodeClient } from "./node-client.ts";
 import { UploadRenewal } from "./upload-renewal.ts";
 
-/** Chunks in flight at once, each way: bounds memory to a few chunks whatever the file size. */
-export const DEFAULT_WINDOW = 8;
-/**
- * Reads keep fewer in flight: every fetched chunk is a frame body and a plaintext until written, and
- * four already keep the pool busy while the next replies arrive.
- */
-export const READ_WINDOW = 4;
 /** How many copies of one chunk a read asks for before it gives up on it (each from another node). */
 const MAX_COPIES_TRIED = 8;
 /**
@@ -119,7 +113,7 @@ export interface ReadOptions {
 
 /** Options of a FileClient beyond its connection and keys. */
 export interface FileClientOptions {
-  /** Chunks in flight at once, each way (default DEFAULT_WINDOW). */
+  /** Chunks in flight at once, each way (default: 8 MiB of chunks for uploads, 4 MiB for reads; see windowOf). */
   window?: number;
   /**
    * Entries per index object of the manifest trees this client writes (default 1,000). A seam for tests
@@ -142,11 +136,14 @@ export class FileClient {
   readonly #plaintexts: BufferRecycler;
   readonly #storeds: BufferRecycler;
   private readonly window: number;
+  private readonly readWindow: number;
   private readonly indexFanOut: number;
   private readonly directPaths: ChunkRoutesOptions | undefined;
   private readonly uploadGate: FifoGate | undefined;
   #routes: ChunkRoutes | undefined;
   #routesAt = 0;
+  /** Settles once the current routes are discovered or ROUTES_WAIT_MS passed, whichever is first. */
+  #routesReady: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly gateway: NodeClient,
@@ -155,7 +152,8 @@ export class FileClient {
     private readonly chunkSize: number,
     options: FileClientOptions = {},
   ) {
-    this.window = options.window ?? DEFAULT_WINDOW;
+    this.window = options.window ?? windowOf(UPLOAD_WINDOW, chunkSize);
+    this.readWindow = Math.min(this.window, windowOf(READ_WINDOW, chunkSize));
     this.indexFanOut = options.indexFanOut ?? DEFAULT_INDEX_FAN_OUT;
     this.directPaths = options.directPaths;
     this.uploadGate = options.uploadGate;
@@ -185,9 +183,13 @@ export class FileClient {
       // Until it is done, or when it fails, chunks go through the gateway as before.
       const discovered = routes.discover().catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([discovered, new Promise((r) => (timer = setTimeout(r, ROUTES_WAIT_MS)))]);
-      clearTimeout(timer);
+      this.#routesReady = Promise.race([
+        discovered,
+        new Promise<void>((r) => (timer = setTimeout(r, ROUTES_WAIT_MS))),
+      ]).then(() => clearTimeout(timer));
     }
+    // A window's worth of chunks asks at once: each waits for the same discovery, not only the first.
+    await this.#routesReady;
     return this.#routes;
   }
 
@@ -691,7 +693,7 @@ export class FileClient {
 
   /**
    * The plaintext of `range` in order: the chunks covering it, fetched and opened in the pool at most
-   * READ_WINDOW at once, each cut to the range. For the whole file the recomputed file key must be the
+   * readWindow at once, each cut to the range. For the whole file the recomputed file key must be the
    * entry's (E_CORRUPT naming the node that served the manifest, after the last bytes).
    */
   private async *rangeBytes(
@@ -748,7 +750,7 @@ export class FileClient {
     const queue: Promise<Opened>[] = [];
     let exhausted = false;
     const fill = async () => {
-      while (!exhausted && queue.length < Math.min(this.window, READ_WINDOW)) {
+      while (!exhausted && queue.length < this.readWindow) {
         const next = await pending.next();
         if (next.done) {
           exhausted = true;

@@ -36,6 +36,8 @@ export class DiskReserve {
   #diskFree = 0;
   /** Bytes of copies being written now: statfs does not see them yet. */
   #inFlight = 0;
+  /** The statfs under way, which claims arriving meanwhile share rather than each making their own. */
+  #reading: Promise<DiskSpace> | undefined;
 
   constructor(private readonly o: DiskReserveOptions) {}
 
@@ -69,7 +71,11 @@ export class DiskReserve {
 
   /** Reads the disk's free space now and updates `full`; resolves to it. */
   async refresh(): Promise<boolean> {
-    const space = await this.o.readSpace();
+    // With many small chunks arriving at once a statfs each was a syscall per copy for the same answer.
+    this.#reading ??= this.o.readSpace().finally(() => {
+      this.#reading = undefined;
+    });
+    const space = await this.#reading;
     this.#reserveBytes = reserveBytesOf(this.o.reserve, space.totalBytes);
     this.#diskFree = space.freeBytes;
     if (this.#reserveBytes === 0) return this.#set(false);

@@ -115,6 +115,19 @@ describe("free-space reserve", () => {
     expect(r.figures().freeBytes).toBe(15 * MIB);
   });
 
+  it("shares one statfs among the copies claimed while it is under way", async () => {
+    const { disk, reserve } = fakeDisk(100 * MIB, 50 * MIB);
+    const r = reserve({ bytes: 10 * MIB });
+    const releases = await Promise.all(Array.from({ length: 16 }, () => r.claim(MIB)));
+    expect(disk.reads).toBe(1);
+    expect(r.figures().freeBytes).toBe(34 * MIB);
+    for (const release of releases) release();
+    // The next claim reads the disk again: the disk's change is seen.
+    disk.freeBytes = 10 * MIB;
+    await expect(r.claim(MIB)).rejects.toSatisfy((err) => isDmfsError(err, "E_DISK_FULL"));
+    expect(disk.reads).toBe(2);
+  });
+
   it("is off with a reserve of 0: nothing is refused, however little is free", async () => {
     const { changes, reserve } = fakeDisk(64 * MIB, 0);
     const r = reserve({ bytes: 0 });
