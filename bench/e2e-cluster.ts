@@ -169,6 +169,21 @@ export class BenchCluster {
     return applied.version;
   }
 
+  /**
+   * Waits until node `i` follows a signed layout: a node started after `signLayout` learns it from its
+   * peers' gossip a moment after it joins, and places by its members until then.
+   */
+  async waitForSignedLayout(i: number, timeoutMs = 20_000): Promise<void> {
+    await pollUntil(`node ${i} to follow the signed layout`, timeoutMs, async () => {
+      let client = this.#statusClients.get(i);
+      if (client === undefined || client.closed) {
+        client = await this.#connect(i);
+        this.#statusClients.set(i, client);
+      }
+      return (await client.request({ t: "layout.get" }, "layout.reply")).layout !== null;
+    });
+  }
+
   /** A client whose gateway is node `i` (another chunk size or index fan-out when given); closed by `stop`. */
   async fileClient(
     i: number,

@@ -375,6 +375,7 @@ async function measureGatewayWithoutCopies(
   await cluster.startNode();
   await cluster.waitForFullMesh();
   const gateway = cluster.nodes.length - 1;
+  await cluster.waitForSignedLayout(gateway);
   const gatewayId = (await cluster.status(gateway)).nodeId;
   const setup: Setup = { name: "gw-no-copy", cluster, nodes: cluster.nodes.length, gateway };
   const files = await cluster.fileClient(gateway, pool);

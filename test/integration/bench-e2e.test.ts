@@ -87,6 +87,7 @@ describe("the end-to-end benchmark", () => {
     const before = await Promise.all([cluster.status(0), cluster.status(1)]);
     await cluster.startNode();
     await cluster.waitForFullMesh();
+    await cluster.waitForSignedLayout(2);
     const files = await cluster.fileClient(2, pool);
     await timedUpload(files, "bench-test/outside", 4 * MiB);
     const after = await Promise.all([cluster.status(0), cluster.status(1), cluster.status(2)]);
