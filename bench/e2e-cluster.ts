@@ -170,8 +170,9 @@ export class BenchCluster {
   }
 
   /**
-   * Waits until node `i` follows a signed layout: a node started after `signLayout` learns it from its
-   * peers' gossip a moment after it joins, and places by its members until then.
+   * Waits until node `i` follows a signed layout and has settled on it: a node started after `signLayout`
+   * learns it from its peers' gossip a moment after it joins, and until its first repair pass settles it,
+   * it also writes to the homes of the layout before - the implicit one over its members, itself included.
    */
   async waitForSignedLayout(i: number, timeoutMs = 20_000): Promise<void> {
     await pollUntil(`node ${i} to follow the signed layout`, timeoutMs, async () => {
@@ -180,7 +181,8 @@ export class BenchCluster {
         client = await this.#connect(i);
         this.#statusClients.set(i, client);
       }
-      return (await client.request({ t: "layout.get" }, "layout.reply")).layout !== null;
+      const reply = await client.request({ t: "layout.get" }, "layout.reply");
+      return reply.layout !== null && !reply.changing;
     });
   }
 
