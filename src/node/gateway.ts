@@ -109,7 +109,7 @@ export class Gateway {
     await this.quorum(
       targets.map((nodeId) => () => this.putOnOrNext(nodeId, chunkId, bytes, spares)),
       `chunk ${chunkId.slice(0, 12)}`,
-      this.blocked().filter((b) => b.readOnly),
+      () => this.blocked().filter((b) => b.readOnly),
     );
   }
 
@@ -254,9 +254,11 @@ export class Gateway {
    */
   private requireRoom(alive: number, withRoom?: number): void {
     const { writeQuorum } = this.o;
+    // Every chunk write passes here: the members are looked at only when a count falls short.
+    if (alive < writeQuorum || (withRoom !== undefined && withRoom >= writeQuorum)) return;
     const blocked = this.blocked();
     const taking = withRoom ?? alive - blocked.length;
-    if (taking >= writeQuorum || alive < writeQuorum) return;
+    if (taking >= writeQuorum) return;
     if (blocked.some((b) => b.readOnly)) {
       throw new DmfsError(
         "E_TOO_FEW_WRITABLE",
@@ -292,7 +294,7 @@ export class Gateway {
   private quorum(
     writes: (() => Promise<void>)[],
     what: string,
-    readOnly: readonly { nodeId: string; readOnly: boolean }[] = [],
+    readOnly: () => readonly { nodeId: string; readOnly: boolean }[] = () => [],
   ): Promise<void> {
     const needed = Math.min(this.o.writeQuorum, writes.length);
     return new Promise<void>((resolve, reject) => {
@@ -312,7 +314,14 @@ export class Gateway {
             problems.push(this.sayable(err).message);
             if (writes.length - failed < needed) {
               reject(
-                quorumFailure({ ok, needed, what, problems, onlySpace: spaceFailures === failed, readOnly }),
+                quorumFailure({
+                  ok,
+                  needed,
+                  what,
+                  problems,
+                  onlySpace: spaceFailures === failed,
+                  readOnly: readOnly(),
+                }),
               );
             } else if (ok >= needed) {
               this.o.log.warn({ what, err: problems.at(-1) }, "a copy beyond the write quorum failed");
