@@ -285,7 +285,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const status = new StatusPublisher({
     self: { clusterId: identity.clusterId, nodeId, listenAddr, startedAt },
     blake3Backend: () => {
-      blake3Backend ??= pool.backend();
+      // A failed answer (the pool stopping) is not kept: the next status asks again.
+      blake3Backend ??= pool.backend().catch((err: unknown) => {
+        blake3Backend = undefined;
+        throw err;
+      });
       return blake3Backend;
     },
     members: () => Object.values(actor.getSnapshot().context.members),

@@ -36,9 +36,15 @@ export class Scrub {
 
   /** One pass over the store (or the pass under way); resolves to how many copies were quarantined. */
   run(): Promise<number> {
-    this.running ??= this.pass().finally(() => {
-      this.running = undefined;
-    });
+    this.running ??= this.pass()
+      .catch((err: Error) => {
+        // The listing itself failed (the store closing under it): the next pass starts over.
+        this.log.warn({ err: err.message }, "scrub pass stopped");
+        return 0;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
     return this.running;
   }
 

@@ -93,7 +93,14 @@ export class StatusPublisher {
 
   private async publish(): Promise<void> {
     if (this.subscribers.size === 0) return;
-    const status = await this.snapshot();
+    let status: NodeStatus;
+    try {
+      status = await this.snapshot();
+    } catch {
+      // A snapshot fails while the node stops (its crypto pool is gone): skip this update. Let loose
+      // from a timer, the rejection would end the process before it logs that it stopped.
+      return;
+    }
     for (const conn of this.subscribers) conn.send({ t: "status.update", status }).catch(() => undefined);
   }
 }

@@ -42,4 +42,13 @@ describe("scrub", () => {
     expect(quarantined).toBe(2);
     for (const id of ids) expect(await store.has(id)).toBe(!rotten.includes(id));
   });
+
+  it("ends a pass whose listing fails with 0 quarantined, not a rejection let loose from its timer", async () => {
+    const store = await ChunkStore.open(join(dir, "gone"), { hash: async (b) => bytesToHex(blake3(b)) });
+    await rm(join(dir, "gone"), { recursive: true, force: true });
+    const scrub = new Scrub(store, pool, createLogger("silent"));
+    expect(await scrub.run()).toBe(0);
+    // The next pass starts afresh rather than returning the failed one.
+    expect(await scrub.run()).toBe(0);
+  });
 });
