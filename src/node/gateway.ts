@@ -11,6 +11,7 @@ import type { CatalogGroupCommit } from "../store/catalog-group-commit.ts";
 import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import { replyErrorFor } from "./error-replies.ts";
+import type { FileQuery } from "./file-lookup.ts";
 import { memberPlacement, type Placement } from "./layout-keeper.ts";
 import type { Logger } from "./logger.ts";
 import { aliveCount, liveness, type MeshView } from "./mesh-view.ts";
@@ -230,6 +231,24 @@ export class Gateway {
       }),
     );
     return chunkIds.map((_, i) => answers.filter((a) => a.have[i]).map((a) => a.nodeId));
+  }
+
+  /** Each alive peer's own catalog entry for a file (file-lookup.ts); a peer that fails answers nothing. */
+  async askPeers(query: FileQuery): Promise<(CatalogEntry | undefined)[]> {
+    return Promise.all(
+      this.alivePeers().map(async (p) => {
+        const reply = await this.connectionTo(p.nodeId)
+          .request({ t: "file.lookup", ...query })
+          .catch((err: Error) => {
+            this.o.log.debug(
+              { peer: p.nodeId.slice(0, 8), err: err.message },
+              "a peer did not answer a lookup",
+            );
+            return undefined;
+          });
+        return reply?.t === "file.entry" ? (reply.entry ?? undefined) : undefined;
+      }),
+    );
   }
 
   /** The alive members other than this node. */

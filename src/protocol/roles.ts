@@ -32,7 +32,8 @@ const sendersByType: Readonly<Record<MessageType, Senders>> = {
   "file.chunk.write": "client",
   "file.chunk.read": "client",
   "file.commit": "client",
-  "file.lookup": "client",
+  // Both: a node that misses a client's lookup asks its peers (node/file-lookup.ts).
+  "file.lookup": "both",
   "file.entry": "node",
   "catalog.changes": "client",
   "catalog.changes.page": "node",

@@ -642,13 +642,13 @@ describe("change cursors and pages of changes", () => {
 });
 
 describe("allowedFrom", () => {
-  const clientTypes = ["hello", "error", "ok", "ping", "pong", "status"];
+  // file.lookup: a gateway that misses asks its peers (node/file-lookup.ts).
+  const clientTypes = ["hello", "error", "ok", "ping", "pong", "status", "file.lookup"];
   const clientOnlyTypes: string[] = [
     "file.begin",
     "file.chunk.write",
     "file.chunk.read",
     "file.commit",
-    "file.lookup",
     "catalog.changes",
     "chunk.locate",
     "cluster.revoke",
@@ -663,7 +663,7 @@ describe("allowedFrom", () => {
     expect(allowed.sort()).toEqual(MESSAGE_TYPES.filter((t) => !clientOnlyTypes.includes(t)).sort());
   });
 
-  it("lets a client send only hello, error, ok, ping, pong, status, its file requests and revocations", () => {
+  it("lets a client send only hello, error, ok, ping, pong, status, lookups, its file requests and revocations", () => {
     const allowed = MESSAGE_TYPES.filter((type) => allowedFrom("client", type));
     expect(allowed.sort()).toEqual([...clientTypes, ...clientOnlyTypes].sort());
   });
