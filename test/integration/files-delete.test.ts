@@ -90,5 +90,6 @@ describe("delete while a node is down", () => {
       expect(await cluster.listedPaths(clients[n] as FileClient)).toEqual([]);
       for (const { path, key } of uploaded) expect(await goneOn(n, path, key)).toBe(true);
     }
-  }, 120_000);
+    // 65-93 s in CI runs on this machine: room for a slower one.
+  }, 240_000);
 });
