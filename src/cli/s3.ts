@@ -9,7 +9,7 @@ import { FileClient } from "../client/file-client.ts";
 import { ListingIndex } from "../client/listing-index.ts";
 import { NodeClient } from "../client/node-client.ts";
 import { loadDataKeyPath, loadIdentity } from "../cluster/cluster-dir.ts";
-import { loadConfig } from "../config/config.ts";
+import { loadConfig, parseCapacity } from "../config/config.ts";
 import { deriveKeys, loadDataKey } from "../crypto/keys.ts";
 import { DmfsError } from "../errors.ts";
 import { joinHostPort, splitHostPort } from "../node/address.ts";
@@ -45,8 +45,26 @@ const DEFAULT_LISTEN = "127.0.0.1:9000";
  * Plaintext of all the gateway's uploads being sealed or written at once (FileClientOptions.uploadGate):
  * each such chunk is a plaintext and a sealed copy, so the buffers of uploads in flight stay near twice
  * this, whatever the number of requests. One upload alone still has its whole window (8 chunks of 1 MiB).
+ * `--upload-budget` sets it.
  */
 export const UPLOAD_BUDGET_BYTES = 8 * 1024 * 1024;
+
+/** The bytes of `--upload-budget` (8MiB, 64MiB, 1GiB, ...); a usage error for anything else. */
+export function parseUploadBudget(budget: string): number {
+  const bytes = parseCapacity(budget);
+  if (bytes === undefined) {
+    throw new DmfsError(
+      "E_USAGE",
+      `--upload-budget must be a size in bytes, such as 8MiB, 64MiB or 1GiB, got ${JSON.stringify(budget)}`,
+    );
+  }
+  return bytes;
+}
+
+/** Chunks the gateway's uploads may have in flight together: the budget in whole chunks, at least 2. */
+export function uploadBudgetChunks(budgetBytes: number, chunkSize: number): number {
+  return Math.max(2, Math.floor(budgetBytes / chunkSize));
+}
 
 export function s3Command(): Command {
   const command = addClusterOptions(
@@ -68,6 +86,12 @@ export function s3Command(): Command {
     )
     .addOption(
       new Option(
+        "--upload-budget <size>",
+        "plaintext all uploads may have in flight together (whole chunks, at least 2); memory grows about twice this",
+      ).default(`${UPLOAD_BUDGET_BYTES / 2 ** 20}MiB`),
+    )
+    .addOption(
+      new Option(
         "--multipart-max-age <seconds>",
         "multipart uploads not completed this long after they began are aborted",
       ).default(String(DEFAULT_MULTIPART_MAX_AGE_S)),
@@ -80,6 +104,7 @@ export function s3Command(): Command {
 type ServeOptions = ClusterAccessOptions & {
   listen: string;
   maxRequests: string;
+  uploadBudget: string;
   multipartMaxAge: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -95,6 +120,7 @@ async function serve(o: ServeOptions): Promise<void> {
       `--multipart-max-age must be a positive number of seconds, got ${o.multipartMaxAge}`,
     );
   }
+  const budgetBytes = parseUploadBudget(o.uploadBudget);
   const access = await resolveClusterAccess(o);
   const keys = deriveKeys(await loadDataKey(loadDataKeyPath(access.clusterDir)));
   const secretOf = accessKeyLookup(access.clusterDir);
@@ -107,7 +133,7 @@ async function serve(o: ServeOptions): Promise<void> {
   if (notice) process.stderr.write(`dmfs s3: ${notice}\n`);
   // The pool's threads keep their young generation small, as the file commands' do (file-session.ts).
   const pool = new CryptoPool({ threads: clientPoolThreads(), v8Flags: [SMALL_YOUNG_GENERATION] });
-  const uploadGate = new FifoGate(Math.max(2, Math.floor(UPLOAD_BUDGET_BYTES / access.chunkSize)));
+  const uploadGate = new FifoGate(uploadBudgetChunks(budgetBytes, access.chunkSize));
   const session = new ClusterSession(
     () => NodeClient.connect(access.addrs, { identity: access.identity, chunkSize: access.chunkSize }),
     (gateway) =>

@@ -1,9 +1,9 @@
 // The S3 gateway's memory stays bounded however many PUTs run at once: every request's upload shares
-// the gateway's one budget of chunks in flight (src/cli/s3.ts UPLOAD_BUDGET_BYTES, 8 MiB), instead of each
+// the gateway's one budget of chunks in flight (src/cli/s3.ts UPLOAD_BUDGET_BYTES, 8 MiB, set by --upload-budget), instead of each
 // having a window of its own. A real `dmfs s3` in front of one real node; 20 PutObjects of 16 MiB at
 // once through the AWS SDK; the gateway's peak resident size (VmHWM, reset first) is read from /proc.
-// With a window per request (8 chunks of 1 MiB, sealed and plaintext) these uploads grew the gateway by
-// 410 MiB (measured once with the gate taken out), and the check below failed.
+// With a window per request (8 chunks of 1 MiB, sealed and plaintext) these uploads grow the gateway by
+// some 400 MiB: the second case shows it, with `--upload-budget` set past what they can use.
 import { writeFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import {
@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CHUNK_SIZE,
   processMemory,
+  runCli,
   seededStream,
   sha256Of,
   TestCluster,
@@ -56,23 +57,32 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function put(key: string, bytes: number) {
-  return s3.send(
+function put(client: S3Client, key: string, bytes: number) {
+  return client.send(
     new PutObjectCommand({ Bucket: "mem", Key: key, Body: seededStream(key, bytes), ContentLength: bytes }),
   );
+}
+
+/** The gateway's growth over its size after a warm-up PUT, while it takes PUTS concurrent PutObjects. */
+async function growthDuringPuts(g: RunningGateway, client: S3Client, prefix: string): Promise<number> {
+  await put(client, `${prefix}warm-up`, 10 * CHUNK_SIZE);
+  const pid = g.proc.pid as number;
+  const before = processMemory(pid, "VmRSS");
+  writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  await Promise.all(
+    Array.from({ length: PUTS }, (_, i) => put(client, `${prefix}object-${i}`, OBJECT_BYTES)),
+  );
+  const peak = processMemory(pid, "VmHWM");
+  console.log(
+    `gateway${prefix ? " with --upload-budget 1GiB" : ""}: ${Math.round(before / MiB)} MiB after the warm-up, peak ${Math.round(peak / MiB)} MiB during ${PUTS} PUTs of ${OBJECT_BYTES / MiB} MiB`,
+  );
+  return peak - before;
 }
 
 describe("S3 gateway memory", () => {
   it(`holds ${PUTS} concurrent PutObjects of ${OBJECT_BYTES / MiB} MiB within its upload budget`, async () => {
     await s3.send(new CreateBucketCommand({ Bucket: "mem" }));
-    // Warm up: the pool's threads, the connection, the code paths; then the peak starts from here.
-    await put("warm-up", 10 * CHUNK_SIZE);
-    const pid = gateway.proc.pid as number;
-    const before = processMemory(pid, "VmRSS");
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-
-    await Promise.all(Array.from({ length: PUTS }, (_, i) => put(`object-${i}`, OBJECT_BYTES)));
-    const peak = processMemory(pid, "VmHWM");
+    const growth = await growthDuringPuts(gateway, s3, "");
 
     const sizes = await Promise.all(
       Array.from(
@@ -84,9 +94,27 @@ describe("S3 gateway memory", () => {
     expect(sizes).toEqual(Array(PUTS).fill(OBJECT_BYTES));
     const got = await s3.send(new GetObjectCommand({ Bucket: "mem", Key: "object-7" }));
     expect(await sha256Of(got.Body as Readable)).toBe(await sha256Of(seededStream("object-7", OBJECT_BYTES)));
-    console.log(
-      `gateway: ${Math.round(before / MiB)} MiB after the warm-up, peak ${Math.round(peak / MiB)} MiB during ${PUTS} PUTs of ${OBJECT_BYTES / MiB} MiB`,
+    expect(growth).toBeLessThan(ALLOWED_GROWTH);
+  }, 300_000);
+
+  it("refuses an --upload-budget that is not a size with one sentence and exit 2", async () => {
+    const r = await runCli(["s3", "--upload-budget", "lots", "--cluster", cluster.clusterDir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      '--upload-budget must be a size in bytes, such as 8MiB, 64MiB or 1GiB, got "lots"',
     );
-    expect(peak - before).toBeLessThan(ALLOWED_GROWTH);
+  });
+
+  // The control: with --upload-budget large enough to leave every request its whole window, the same
+  // PUTs grow the gateway well past the bound above - the budget is what holds it, and the flag sets it.
+  it("grows past that bound when --upload-budget leaves each request its whole window", async () => {
+    const open = await startS3Gateway(cluster, 0, ["--upload-budget", "1GiB"]);
+    const client = open.client({ maxAttempts: 1 });
+    try {
+      expect(await growthDuringPuts(open, client, "open-")).toBeGreaterThan(ALLOWED_GROWTH);
+    } finally {
+      client.destroy();
+      await open.stop();
+    }
   }, 300_000);
 });
