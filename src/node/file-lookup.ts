@@ -1,10 +1,8 @@
-// Finding a file's catalog entry for a client, by path id or by file key. An upload or a delete is
-// acknowledged once its entry is on W nodes; the others receive it a moment later. A client that reads
-// right after the acknowledgement through one of those others must see it: the file there, or gone.
-// So a lookup hears enough peers that they and this node meet every W nodes an acknowledged write
-// reached (the members less W: one of three with W=2), and every peer on a miss here; the newest entry
-// wins by the catalog's own order. Peers answer from their catalogs alone (a node's lookup is never
-// passed on), so a lookup costs one round trip to the nearest peers.
+// Finding a file's catalog entry for a client, by path id or by file key. An upload is acknowledged once
+// its entry is on W nodes; the others receive it a moment later. A client that reads right after the
+// acknowledgement through one of those others must still find the file, so a node that holds no live
+// entry asks its alive peers too, and the newest entry wins by the catalog's own order. Peers answer
+// from their catalogs alone (a node's lookup is never passed on), so one miss costs one round trip.
 import { compareEntries, merge } from "../cluster/lww.ts";
 import type { CatalogEntry } from "../cluster/types.ts";
 
@@ -15,48 +13,31 @@ export interface LookupSources {
   local(pathId: string): CatalogEntry | undefined;
   /** This node's latest live entry with a file key. */
   localByKey(fileKey: string): CatalogEntry | undefined;
-  /**
-   * What alive peers answer from their own catalogs, once `enough` have (or all have answered or
-   * failed; a peer that fails answers nothing).
-   */
-  askPeers(query: FileQuery, enough: number): Promise<(CatalogEntry | undefined)[]>;
-  /** Peers to hear besides this node so that they meet every W nodes of an acknowledged write. */
-  quorum: number;
+  /** What the alive peers answer from their own catalogs (a peer that fails answers nothing). */
+  askPeers(query: FileQuery): Promise<(CatalogEntry | undefined)[]>;
 }
 
-/** The newest entry this node and its peers know for the query. */
+/** The newest entry this node and, on a miss here, its alive peers know for the query. */
 export async function lookUpFile(
   query: FileQuery,
   sources: LookupSources,
 ): Promise<CatalogEntry | undefined> {
-  if (query.pathId !== undefined) return byPath(query.pathId, sources);
-  // By key: an entry with the key counts only if it is still the newest entry for its path (peers that
-  // hold a delete of that path hold no live entry with the key, so each candidate's path is asked).
-  const { fileKey } = query;
-  const isFile = (e: CatalogEntry | undefined) => e !== undefined && !e.deleted && e.fileKey === fileKey;
-  const here = sources.localByKey(fileKey);
-  if (here) {
-    const now = await byPath(here.pathId, sources);
-    if (isFile(now)) return now;
+  const here = query.pathId !== undefined ? sources.local(query.pathId) : sources.localByKey(query.fileKey);
+  if (here && !here.deleted) return here;
+  const answers = await sources.askPeers(query);
+  if (query.pathId !== undefined) {
+    return answers.filter((e) => e?.pathId === query.pathId).reduce(mergeInto, here);
   }
-  const told = await sources.askPeers(query, Number.POSITIVE_INFINITY);
-  const candidates = told
-    .filter((e): e is CatalogEntry => isFile(e) && e?.pathId !== here?.pathId)
-    .sort((a, b) => compareEntries(b, a));
-  for (const pathId of new Set(candidates.map((e) => e.pathId))) {
-    const now = await byPath(pathId, sources);
-    if (isFile(now)) return now;
-  }
-  return undefined;
-}
-
-/** The newest entry for a path: this node's, merged with a quorum of peers' (every peer on a miss here). */
-async function byPath(pathId: string, sources: LookupSources): Promise<CatalogEntry | undefined> {
-  const here = sources.local(pathId);
-  const hit = here !== undefined && !here.deleted;
-  if (hit && sources.quorum <= 0) return here;
-  const answers = await sources.askPeers({ pathId }, hit ? sources.quorum : Number.POSITIVE_INFINITY);
-  return answers.filter((e) => e?.pathId === pathId).reduce(mergeInto, here);
+  // A peer's live entry for the key loses to a newer entry for its path here (a delete or a new file
+  // there that this peer has not heard of yet).
+  const live = answers
+    .filter((e): e is CatalogEntry => e?.fileKey === query.fileKey && !e.deleted)
+    .map((e) => merge(sources.local(e.pathId), e))
+    .filter((e) => e.fileKey === query.fileKey && !e.deleted);
+  return live.reduce<CatalogEntry | undefined>(
+    (newest, e) => (newest === undefined || compareEntries(e, newest) > 0 ? e : newest),
+    undefined,
+  );
 }
 
 function mergeInto(newest: CatalogEntry | undefined, e: CatalogEntry | undefined): CatalogEntry | undefined {

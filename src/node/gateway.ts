@@ -17,9 +17,6 @@ import type { Logger } from "./logger.ts";
 import { aliveCount, liveness, type MeshView } from "./mesh-view.ts";
 import type { Activity } from "./status-publisher.ts";
 
-/** A lookup does not wait longer than this for a peer that does not answer (it counts as no answer). */
-export const LOOKUP_TIMEOUT_MS = 3_000;
-
 export interface GatewayOptions {
   mesh: MeshView;
   replication: number;
@@ -236,44 +233,22 @@ export class Gateway {
     return chunkIds.map((_, i) => answers.filter((a) => a.have[i]).map((a) => a.nodeId));
   }
 
-  /**
-   * Alive peers' own catalog entries for a file (file-lookup.ts): resolves once `enough` peers have
-   * answered, or every peer has answered or failed (a peer that fails answers nothing; each has
-   * LOOKUP_TIMEOUT_MS).
-   */
-  askPeers(query: FileQuery, enough = Number.POSITIVE_INFINITY): Promise<(CatalogEntry | undefined)[]> {
-    const peers = this.alivePeers();
-    const answers: (CatalogEntry | undefined)[] = [];
-    if (peers.length === 0 || enough <= 0) return Promise.resolve(answers);
-    return new Promise((resolve) => {
-      let settled = 0;
-      for (const p of peers) {
-        this.connectionTo(p.nodeId)
-          .request({ t: "file.lookup", ...query }, LOOKUP_TIMEOUT_MS)
-          .then(
-            (reply) => {
-              if (reply.t === "file.entry") answers.push(reply.entry ?? undefined);
-            },
-            (err: Error) =>
-              this.o.log.debug(
-                { peer: p.nodeId.slice(0, 8), err: err.message },
-                "a peer did not answer a lookup",
-              ),
-          )
-          .finally(() => {
-            settled++;
-            if (answers.length >= enough || settled === peers.length) resolve([...answers]);
+  /** Each alive peer's own catalog entry for a file (file-lookup.ts); a peer that fails answers nothing. */
+  async askPeers(query: FileQuery): Promise<(CatalogEntry | undefined)[]> {
+    return Promise.all(
+      this.alivePeers().map(async (p) => {
+        const reply = await this.connectionTo(p.nodeId)
+          .request({ t: "file.lookup", ...query })
+          .catch((err: Error) => {
+            this.o.log.debug(
+              { peer: p.nodeId.slice(0, 8), err: err.message },
+              "a peer did not answer a lookup",
+            );
+            return undefined;
           });
-      }
-    });
-  }
-
-  /**
-   * How many peers a lookup hears besides this node so that, together, they meet every set of W nodes
-   * an acknowledged write reached: the members less W (file-lookup.ts).
-   */
-  lookupQuorum(): number {
-    return Math.max(0, liveness(this.o.mesh).length - this.o.writeQuorum);
+        return reply?.t === "file.entry" ? (reply.entry ?? undefined) : undefined;
+      }),
+    );
   }
 
   /** The alive members other than this node. */

@@ -255,7 +255,7 @@ function createHandler(services: NodeServices): RequestHandler {
             ? { fileKey: m.fileKey }
             : undefined;
         if (!query) return { t: "file.entry", re: m.id, entry: null };
-        // A peer asking is answered from this catalog alone; a client's lookup hears peers too.
+        // A peer asking is answered from this catalog alone; a client's miss here asks the peers.
         const entry =
           from.conn.peerRole === "node"
             ? query.pathId !== undefined
@@ -264,8 +264,7 @@ function createHandler(services: NodeServices): RequestHandler {
             : await lookUpFile(query, {
                 local: (pathId) => catalog.get(pathId),
                 localByKey: (fileKey) => catalog.byFileKey(fileKey),
-                askPeers: (q, enough) => gateway.askPeers(q, enough),
-                quorum: gateway.lookupQuorum(),
+                askPeers: (q) => gateway.askPeers(q),
               });
         return { t: "file.entry", re: m.id, entry: entry ?? null };
       }

@@ -1,13 +1,12 @@
-// Read-after-write across gateways, on three real nodes (R=3, W=2): an upload, an overwrite or a delete
-// is acknowledged once its catalog entry is on two nodes, and the third receives it a moment later. A
-// client that asks right after the acknowledgement through that third node must see it: the new file
-// (by path and by key), the new content, or nothing (src/node/file-lookup.ts: a lookup hears a quorum
-// of peers). Four writes at a time keep the nodes busy storing copies, so the third node's catalog
-// write often lands after the client's question: without the peers asked, each case failed 2 of 3 runs.
+// Read-after-write across gateways, on three real nodes (R=3, W=2): an upload is acknowledged once its
+// catalog entry is on two nodes, and the third receives it a moment later. A client that reads right
+// after the acknowledgement through that third node must find the file (by path and by key): a node
+// that misses asks its peers (src/node/file-lookup.ts). Four uploads of a chunk and a half at a time
+// keep the nodes busy storing copies, so the third node's catalog write often lands after the client's
+// question: without the peers asked, 2 of 3 runs failed here.
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FileClient } from "../../src/client/file-client.ts";
-import { isDmfsError } from "../../src/errors.ts";
 import { CHUNK_SIZE, startThreeNodeCluster, type TestCluster } from "../helpers/cluster-harness.ts";
 
 const FILES = 48;
@@ -50,43 +49,5 @@ describe("read after write", () => {
     };
     await Promise.all(Array.from({ length: AT_ONCE }, worker));
     expect(misses).toEqual([]);
-  }, 120_000);
-
-  it("sees every file replaced, then deleted, through node 0 the moment each is acknowledged, through the other two", async () => {
-    const writer = await cluster.files(0);
-    const readers: FileClient[] = [await cluster.files(1), await cluster.files(2)];
-    const stale: string[] = [];
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < FILES; i = next++) {
-        const path = `raw/${i}.txt`;
-        const { key } = await writer.upload(
-          Readable.from([Buffer.alloc(CHUNK_SIZE / 2, 255 - i)]),
-          path,
-          2_000,
-        );
-        const replaced = await Promise.all(
-          readers.map((r) =>
-            r.stat(path).then(
-              (s) => s.key,
-              (e: Error) => e.message,
-            ),
-          ),
-        );
-        for (const seen of replaced) if (seen !== key) stale.push(`${path} replaced: saw ${seen}`);
-        await writer.delete(path);
-        const gone = await Promise.all(
-          readers.map((r) =>
-            r.stat(path).then(
-              (s) => `still ${s.key}`,
-              (e: Error) => (isDmfsError(e, "E_NOT_FOUND") ? null : e.message),
-            ),
-          ),
-        );
-        for (const seen of gone) if (seen !== null) stale.push(`${path} deleted: ${seen}`);
-      }
-    };
-    await Promise.all(Array.from({ length: AT_ONCE }, worker));
-    expect(stale).toEqual([]);
   }, 120_000);
 });

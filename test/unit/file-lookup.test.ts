@@ -1,6 +1,5 @@
-// A client's lookup hears enough peers to meet every W nodes an acknowledged write reached (all of them
-// on a miss here), and the newest entry wins by the catalog's own order: a file uploaded, deleted or
-// replaced through another node is seen at once. Peers are fake catalogs.
+// A client's lookup on a node that misses (or holds only a tombstone) asks the peers, and the newest
+// entry wins by the catalog's own order; a live entry here answers alone.
 import { describe, expect, it } from "vitest";
 import type { CatalogEntry } from "../../src/cluster/types.ts";
 import { type FileQuery, lookUpFile } from "../../src/node/file-lookup.ts";
@@ -24,87 +23,60 @@ function entry(pathId: string, wall: number, o: { deleted?: boolean; fileKey?: s
   };
 }
 
-/** A catalog as a node answers from it: the entry for a path, the latest live entry with a key. */
-function catalog(entries: CatalogEntry[]) {
+/** A node whose catalog holds `here` and whose peers answer `peers`; counts the questions to peers. */
+function sources(here: CatalogEntry[], peers: (CatalogEntry | undefined)[]) {
+  const asked: FileQuery[] = [];
   return {
-    byPath: (pathId: string) => entries.find((e) => e.pathId === pathId),
-    byKey: (fileKey: string) =>
-      entries.filter((e) => e.fileKey === fileKey && !e.deleted).sort((a, b) => b.hlc.wall - a.hlc.wall)[0],
-  };
-}
-
-/**
- * This node's catalog `here` and its peers' (answering in order, the first `enough` counted), with
- * `quorum` peers to hear on a hit; records how many answers each question waited for.
- */
-function node(here: CatalogEntry[], peers: CatalogEntry[][], quorum: number) {
-  const mine = catalog(here);
-  const theirs = peers.map(catalog);
-  const waitedFor: number[] = [];
-  return {
-    waitedFor,
-    local: mine.byPath,
-    localByKey: mine.byKey,
-    quorum,
-    askPeers: async (q: FileQuery, enough: number) => {
-      waitedFor.push(enough);
-      return theirs
-        .slice(0, enough)
-        .map((c) => (q.pathId !== undefined ? c.byPath(q.pathId) : c.byKey(q.fileKey)));
+    asked,
+    local: (pathId: string) => here.find((e) => e.pathId === pathId),
+    localByKey: (fileKey: string) =>
+      here.filter((e) => e.fileKey === fileKey && !e.deleted).sort((a, b) => b.hlc.wall - a.hlc.wall)[0],
+    askPeers: async (q: FileQuery) => {
+      asked.push(q);
+      return peers;
     },
   };
 }
 
 describe("file lookup", () => {
-  it("on a single node (or W = every node) answers from its own live entry alone", async () => {
-    const s = node([entry(PATH_A, 5)], [], 0);
+  it("answers from this node's live entry without asking the peers", async () => {
+    const s = sources([entry(PATH_A, 5)], [entry(PATH_A, 9)]);
     expect(await lookUpFile({ pathId: PATH_A }, s)).toEqual(entry(PATH_A, 5));
     expect(await lookUpFile({ fileKey: KEY }, s)).toEqual(entry(PATH_A, 5));
-    expect(s.waitedFor).toEqual([]);
+    expect(s.asked).toEqual([]);
   });
 
-  it("finds on a peer a file acknowledged through another node and not yet pushed here, asking every peer", async () => {
-    const s = node([], [[], [entry(PATH_A, 5)]], 1);
+  it("finds on a peer an entry acknowledged through another node and not yet pushed here", async () => {
+    const s = sources([], [undefined, entry(PATH_A, 5)]);
     expect(await lookUpFile({ pathId: PATH_A }, s)).toEqual(entry(PATH_A, 5));
     expect(await lookUpFile({ fileKey: KEY }, s)).toEqual(entry(PATH_A, 5));
-    expect(s.waitedFor[0]).toBe(Number.POSITIVE_INFINITY);
+    expect(s.asked).toEqual([{ pathId: PATH_A }, { fileKey: KEY }]);
   });
 
-  it("sees a delete acknowledged through another node though the file is still live here", async () => {
-    const s = node([entry(PATH_A, 5)], [[entry(PATH_A, 7, { deleted: true })], []], 1);
-    expect(await lookUpFile({ pathId: PATH_A }, s)).toMatchObject({ deleted: true });
-    expect(await lookUpFile({ fileKey: KEY }, s)).toBeUndefined();
-    // A hit waits for the quorum of peers only.
-    expect(s.waitedFor[0]).toBe(1);
-  });
-
-  it("sees a file replaced through another node, and a file written again after a delete here", async () => {
-    const replaced = node([entry(PATH_A, 5)], [[entry(PATH_A, 9, { fileKey: OTHER_KEY })]], 1);
-    expect(await lookUpFile({ pathId: PATH_A }, replaced)).toEqual(entry(PATH_A, 9, { fileKey: OTHER_KEY }));
-    expect(await lookUpFile({ fileKey: KEY }, replaced)).toBeUndefined();
-    const again = node(
+  it("lets the newest entry win between a tombstone here and a peer's write", async () => {
+    // Deleted here after the peer's write: still deleted.
+    const deletedLater = sources([entry(PATH_A, 7, { deleted: true })], [entry(PATH_A, 5)]);
+    expect(await lookUpFile({ pathId: PATH_A }, deletedLater)).toMatchObject({ deleted: true });
+    expect(await lookUpFile({ fileKey: KEY }, deletedLater)).toBeUndefined();
+    // Written again on a peer after the delete here: the new file.
+    const writtenLater = sources(
       [entry(PATH_A, 7, { deleted: true })],
-      [[entry(PATH_A, 9, { fileKey: OTHER_KEY })]],
-      1,
+      [entry(PATH_A, 9, { fileKey: OTHER_KEY })],
     );
-    expect(await lookUpFile({ pathId: PATH_A }, again)).toEqual(entry(PATH_A, 9, { fileKey: OTHER_KEY }));
+    expect(await lookUpFile({ pathId: PATH_A }, writtenLater)).toEqual(
+      entry(PATH_A, 9, { fileKey: OTHER_KEY }),
+    );
   });
 
-  it("keeps the newer entry here over an older one a peer has not replaced yet", async () => {
-    const s = node([entry(PATH_A, 9, { fileKey: OTHER_KEY })], [[entry(PATH_A, 5)]], 1);
-    expect(await lookUpFile({ pathId: PATH_A }, s)).toEqual(entry(PATH_A, 9, { fileKey: OTHER_KEY }));
-    expect(await lookUpFile({ fileKey: KEY }, s)).toBeUndefined();
+  it("ignores a peer's answer for another path or another key", async () => {
+    const s = sources([], [entry(PATH_B, 5), entry(PATH_B, 6, { fileKey: OTHER_KEY })]);
+    expect(await lookUpFile({ pathId: PATH_A }, s)).toBeUndefined();
+    expect(await lookUpFile({ fileKey: KEY }, s)).toEqual(entry(PATH_B, 5));
+    expect(await lookUpFile({ fileKey: "f".repeat(64) }, s)).toBeUndefined();
   });
 
-  it("by key, does not take a peer's live entry whose path another peer holds deleted", async () => {
-    const s = node([], [[entry(PATH_A, 5)], [entry(PATH_A, 7, { deleted: true })]], 1);
-    expect(await lookUpFile({ fileKey: KEY }, s)).toBeUndefined();
-  });
-
-  it("by key, takes the newest live entry among the peers' paths; finds nothing for a path no one holds", async () => {
-    const s = node([], [[entry(PATH_A, 5)], [entry(PATH_B, 8)]], 1);
+  it("by key, takes the newest live entry among the peers' paths", async () => {
+    const s = sources([], [entry(PATH_A, 5), entry(PATH_B, 8), entry(PATH_A, 6, { deleted: true })]);
     expect(await lookUpFile({ fileKey: KEY }, s)).toEqual(entry(PATH_B, 8));
-    const other = node([], [[entry(PATH_B, 5)]], 1);
-    expect(await lookUpFile({ pathId: PATH_A }, other)).toBeUndefined();
   });
 });
