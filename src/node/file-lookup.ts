@@ -17,12 +17,17 @@ export interface LookupSources {
   askPeers(query: FileQuery): Promise<(CatalogEntry | undefined)[]>;
 }
 
+/** This node's own entry for the query: what it answers a peer. */
+export function localEntry(query: FileQuery, sources: LookupSources): CatalogEntry | undefined {
+  return query.pathId !== undefined ? sources.local(query.pathId) : sources.localByKey(query.fileKey);
+}
+
 /** The newest entry this node and, on a miss here, its alive peers know for the query. */
 export async function lookUpFile(
   query: FileQuery,
   sources: LookupSources,
 ): Promise<CatalogEntry | undefined> {
-  const here = query.pathId !== undefined ? sources.local(query.pathId) : sources.localByKey(query.fileKey);
+  const here = localEntry(query, sources);
   if (here && !here.deleted) return here;
   const answers = await sources.askPeers(query);
   if (query.pathId !== undefined) {

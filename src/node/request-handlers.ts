@@ -14,7 +14,7 @@ import type { ChunkStore } from "../store/chunk-store.ts";
 import type { CryptoPool } from "../workers/crypto-pool.ts";
 import type { Absence } from "./absence.ts";
 import { type ReplyScope, replyErrorFor } from "./error-replies.ts";
-import { type FileQuery, lookUpFile } from "./file-lookup.ts";
+import { type FileQuery, localEntry, lookUpFile } from "./file-lookup.ts";
 import type { GarbageCollector } from "./garbage-collector.ts";
 import type { Gateway } from "./gateway.ts";
 import type { LayoutKeeper } from "./layout-keeper.ts";
@@ -246,8 +246,9 @@ function createHandler(services: NodeServices): RequestHandler {
         await gateway.commit(m);
         return { t: "ok", re: m.id };
       case "file.lookup": {
+        const fromNode = from.conn.peerRole === "node";
         // A peer's answer is merged into its client's like a pull: not from a catalog not yet current.
-        if (from.conn.peerRole === "node") absence?.refuseUntilCurrent();
+        if (fromNode) absence?.refuseUntilCurrent();
         else absence?.refuseIfReadOnly();
         const query: FileQuery | undefined = m.pathId
           ? { pathId: m.pathId }
@@ -255,17 +256,13 @@ function createHandler(services: NodeServices): RequestHandler {
             ? { fileKey: m.fileKey }
             : undefined;
         if (!query) return { t: "file.entry", re: m.id, entry: null };
+        const sources = {
+          local: (pathId: string) => catalog.get(pathId),
+          localByKey: (fileKey: string) => catalog.byFileKey(fileKey),
+          askPeers: (q: FileQuery) => gateway.askPeers(q),
+        };
         // A peer asking is answered from this catalog alone; a client's miss here asks the peers.
-        const entry =
-          from.conn.peerRole === "node"
-            ? query.pathId !== undefined
-              ? catalog.get(query.pathId)
-              : catalog.byFileKey(query.fileKey)
-            : await lookUpFile(query, {
-                local: (pathId) => catalog.get(pathId),
-                localByKey: (fileKey) => catalog.byFileKey(fileKey),
-                askPeers: (q) => gateway.askPeers(q),
-              });
+        const entry = fromNode ? localEntry(query, sources) : await lookUpFile(query, sources);
         return { t: "file.entry", re: m.id, entry: entry ?? null };
       }
       case "catalog.changes":
